@@ -1,0 +1,101 @@
+// Package store defines Postern's storage interface: users, API keys and
+// the message queue. Callers depend only on this package; the drivers
+// (store/sqlite, and later store/postgres for cluster mode) implement it.
+//
+// Durability contract: when EnqueueBatch returns nil, every message of the
+// batch — envelope and body — is committed and synced to stable storage
+// (DESIGN.md, "Storage"). Nothing is acknowledged before that.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by every implementation; test with errors.Is.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrExists   = errors.New("store: already exists")
+)
+
+// User is an account (ParentID == 0) or a subuser of one.
+type User struct {
+	ID         int64
+	Name       string
+	ParentID   int64
+	ParentName string
+	CreatedAt  time.Time
+}
+
+// APIKey is the stored form of an API key: never the secret, only its hash.
+type APIKey struct {
+	ID        string // public id, part of the key itself
+	UserID    int64
+	UserName  string
+	Name      string // label chosen by the operator
+	Scopes    []string
+	Hash      []byte
+	CreatedAt time.Time
+	RevokedAt time.Time // zero while the key is valid
+}
+
+// Revoked reports whether the key has been revoked.
+func (k APIKey) Revoked() bool { return !k.RevokedAt.IsZero() }
+
+// Message states.
+type MessageState string
+
+const (
+	StateQueued MessageState = "queued"
+)
+
+// NewMessage is a message accepted for the queue.
+type NewMessage struct {
+	ID         string
+	UserID     int64
+	KeyID      string
+	From       string // envelope sender; "" is the null sender
+	Recipients []string
+	Body       []byte // the full message as stored: headers added by Postern included
+	CreatedAt  time.Time
+}
+
+// Message is a queued message's record, without its body.
+type Message struct {
+	ID         string
+	UserID     int64
+	UserName   string
+	KeyID      string
+	From       string
+	Recipients []string
+	Size       int64
+	State      MessageState
+	CreatedAt  time.Time
+}
+
+// Store is what Postern needs from its database.
+type Store interface {
+	// CreateUser creates an account (parent == "") or a subuser of the
+	// account named parent. Subusers cannot have subusers.
+	CreateUser(ctx context.Context, name, parent string) (User, error)
+	UserByName(ctx context.Context, name string) (User, error)
+	Users(ctx context.Context) ([]User, error)
+
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	// APIKey returns the key with the given public id, revoked or not.
+	APIKey(ctx context.Context, id string) (APIKey, error)
+	// APIKeys lists keys, of one user when userName != "".
+	APIKeys(ctx context.Context, userName string) ([]APIKey, error)
+	// RevokeAPIKey marks a key revoked; revoking twice is not an error.
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+
+	// EnqueueBatch commits all messages in one transaction and returns only
+	// once they are on stable storage.
+	EnqueueBatch(ctx context.Context, msgs []NewMessage) error
+	Messages(ctx context.Context) ([]Message, error)
+	Message(ctx context.Context, id string) (Message, error)
+	MessageBody(ctx context.Context, id string) ([]byte, error)
+
+	Close() error
+}
