@@ -1,0 +1,189 @@
+// Package app wires Postern together: it opens the store, builds the
+// account service, the queue and the SMTP server from a config, and owns
+// start-up and graceful shutdown. It is the only package that knows all
+// the others.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/postern/postern/internal/account"
+	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/queue"
+	"github.com/postern/postern/internal/smtpd"
+	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/store/sqlite"
+	"github.com/postern/postern/internal/tlsconf"
+)
+
+// App is an opened Postern: config, store and accounts.
+type App struct {
+	Config   config.Config
+	Log      *slog.Logger
+	Store    store.Store
+	Accounts *account.Service
+}
+
+// Open validates cfg and opens the store.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var st store.Store
+	switch cfg.Store.Driver {
+	case "sqlite":
+		var err error
+		st, err = sqlite.Open(ctx, cfg.DatabasePath())
+		if err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("store.driver %q is not available in this build yet", cfg.Store.Driver)
+	}
+	return &App{
+		Config:   cfg,
+		Log:      log,
+		Store:    st,
+		Accounts: &account.Service{Store: st, Rand: rand.Reader, Now: time.Now},
+	}, nil
+}
+
+// Close closes the store.
+func (a *App) Close() error { return a.Store.Close() }
+
+// Running is a started server.
+type Running struct {
+	// Addrs are the bound listener addresses by mode, in config order.
+	Addrs map[smtpd.Mode][]net.Addr
+
+	app      *App
+	smtp     *smtpd.Server
+	cancelQ  context.CancelFunc
+	queueRun chan struct{}
+	serveErr chan error
+	wg       sync.WaitGroup
+	once     sync.Once
+	stopErr  error
+}
+
+// Start loads TLS, binds every listener, starts the queue committer and the
+// SMTP server. A listener that cannot be bound fails Start as a whole.
+func (a *App) Start() (*Running, error) {
+	cfg := a.Config
+	cert, certPath, generated, err := tlsconf.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.DataDir, cfg.Hostname, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if generated {
+		a.Log.Warn("generated a self-signed TLS certificate; clients must be told to trust it, or set tls.cert_file", "cert", certPath)
+	} else {
+		a.Log.Info("tls certificate", "cert", certPath)
+	}
+	q := queue.New(a.Store, queue.Options{Logger: a.Log})
+	srv := smtpd.New(smtpd.Config{
+		Hostname:        cfg.Hostname,
+		TLS:             tlsconf.Server(cert),
+		MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
+		MaxRecipients:   cfg.SMTP.MaxRecipients,
+		ReadTimeout:     cfg.SMTP.ReadTimeout.Duration,
+		WriteTimeout:    cfg.SMTP.WriteTimeout.Duration,
+		MaxErrors:       cfg.SMTP.MaxErrors,
+		Accounts:        a.Accounts,
+		Queue:           q,
+		Logger:          a.Log,
+	})
+
+	type bound struct {
+		mode smtpd.Mode
+		ln   net.Listener
+	}
+	var lns []bound
+	closeAll := func() {
+		for _, b := range lns {
+			b.ln.Close()
+		}
+	}
+	for _, group := range []struct {
+		mode  smtpd.Mode
+		addrs []string
+	}{
+		{smtpd.Submission, cfg.SMTP.Submission},
+		{smtpd.Submissions, cfg.SMTP.Submissions},
+		{smtpd.MX, cfg.SMTP.MX},
+	} {
+		for _, addr := range group.addrs {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				closeAll()
+				return nil, fmt.Errorf("smtp.%s: %w", group.mode, err)
+			}
+			lns = append(lns, bound{group.mode, ln})
+		}
+	}
+
+	r := &Running{
+		Addrs:    make(map[smtpd.Mode][]net.Addr),
+		app:      a,
+		smtp:     srv,
+		queueRun: make(chan struct{}),
+		serveErr: make(chan error, len(lns)),
+	}
+	qctx, cancel := context.WithCancel(context.Background())
+	r.cancelQ = cancel
+	go func() {
+		defer close(r.queueRun)
+		q.Run(qctx)
+	}()
+	for _, b := range lns {
+		r.Addrs[b.mode] = append(r.Addrs[b.mode], b.ln.Addr())
+		a.Log.Info("listening", "mode", b.mode.String(), "addr", b.ln.Addr().String())
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			if err := srv.Serve(b.ln, b.mode); err != nil {
+				r.serveErr <- fmt.Errorf("smtp.%s %s: %w", b.mode, b.ln.Addr(), err)
+			}
+		}()
+	}
+	return r, nil
+}
+
+// Err reports a listener that failed while serving.
+func (r *Running) Err() <-chan error { return r.serveErr }
+
+// Stop shuts down gracefully: listeners stop, idle sessions close,
+// transactions in progress finish and are committed, then the queue stops.
+// When ctx ends first, the remaining connections are cut; nothing that was
+// acknowledged is affected, since acknowledgement follows the commit.
+func (r *Running) Stop(ctx context.Context) error {
+	r.once.Do(func() {
+		err := r.smtp.Shutdown(ctx)
+		r.wg.Wait()
+		r.cancelQ()
+		<-r.queueRun
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			r.stopErr = err
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			r.app.Log.Warn("shutdown timeout: cut remaining connections")
+		}
+		r.app.Log.Info("stopped")
+	})
+	return r.stopErr
+}
+
+// Logger returns the process logger: text lines on stderr.
+func Logger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,377 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// EnvConfigFile is the environment variable that names the config file. It
+// is read by the command line, not by Load, which ignores it.
+const EnvConfigFile = "POSTERN_CONFIG"
+
+// Store drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Limits that Validate enforces.
+const (
+	MaxMessageBytesLimit = 1 << 30 // 1 GiB
+	MaxRecipientsLimit   = 100000
+)
+
+// Config is the whole configuration. The toml tags are the file's keys and,
+// upper-cased under POSTERN_, the environment's names.
+type Config struct {
+	// Hostname is the name in the SMTP banner, EHLO, Received and DSNs.
+	Hostname string `toml:"hostname"`
+	// DataDir holds the SQLite database, the spool and generated keys.
+	DataDir  string   `toml:"data_dir"`
+	Store    Store    `toml:"store"`
+	TLS      TLS      `toml:"tls"`
+	SMTP     SMTP     `toml:"smtp"`
+	HTTP     HTTP     `toml:"http"`
+	DNS      DNS      `toml:"dns"`
+	Delivery Delivery `toml:"delivery"`
+}
+
+// Store chooses the storage back end.
+type Store struct {
+	// Driver is DriverSQLite (embedded) or DriverPostgres (cluster mode).
+	Driver string `toml:"driver"`
+	// DSN is the PostgreSQL connection string, or for SQLite an optional
+	// database path overriding data_dir/postern.db. It may hold a password:
+	// it never appears in an error.
+	DSN string `toml:"dsn"`
+}
+
+// TLS names the certificate for every TLS listener. Both empty: a
+// self-signed certificate is generated in data_dir.
+type TLS struct {
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+}
+
+// SMTP configures the SMTP listeners and the limits of their sessions.
+type SMTP struct {
+	// Submission listeners: STARTTLS, AUTH required.
+	Submission []string `toml:"submission"`
+	// Submissions listeners: implicit TLS, AUTH required.
+	Submissions []string `toml:"submissions"`
+	// MX listeners: inbound mail for hosted domains.
+	MX []string `toml:"mx"`
+
+	MaxMessageBytes int64    `toml:"max_message_bytes"`
+	MaxRecipients   int      `toml:"max_recipients"`
+	ReadTimeout     Duration `toml:"read_timeout"`
+	WriteTimeout    Duration `toml:"write_timeout"`
+	// MaxErrors is how many failed commands end a session.
+	MaxErrors int `toml:"max_errors"`
+	// ShutdownTimeout bounds how long a graceful stop waits for sessions.
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+}
+
+// HTTP configures the HTTP listener (API, console, /metrics, /healthz).
+type HTTP struct {
+	Listen string `toml:"listen"`
+}
+
+// DNS configures name resolution.
+type DNS struct {
+	// Resolver is the host:port of the (validating) resolver; empty means
+	// the system resolver.
+	Resolver string `toml:"resolver"`
+}
+
+// Delivery configures outbound delivery.
+type Delivery struct {
+	// Port is the destination port for MX delivery.
+	Port int `toml:"port"`
+}
+
+// Duration is a time.Duration written as text: "30s", "5m", "1h30m".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration.
+func (d *Duration) UnmarshalText(text []byte) error {
+	v, err := time.ParseDuration(string(text))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (write it like \"30s\", \"5m\" or \"1h30m\")", text)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as time.Duration.String does.
+func (d Duration) MarshalText() ([]byte, error) {
+	return []byte(d.Duration.String()), nil
+}
+
+// Default returns the embedded default configuration: data in
+// ./postern-data, every listener on 127.0.0.1 at an unprivileged port.
+// Each call returns fresh slices.
+func Default() Config {
+	return Config{
+		Hostname: "localhost",
+		DataDir:  "./postern-data",
+		Store:    Store{Driver: DriverSQLite},
+		SMTP: SMTP{
+			Submission:      []string{"127.0.0.1:2525"},
+			Submissions:     []string{"127.0.0.1:2465"},
+			MX:              []string{"127.0.0.1:2025"},
+			MaxMessageBytes: 30 << 20,
+			MaxRecipients:   1000,
+			ReadTimeout:     Duration{5 * time.Minute},
+			WriteTimeout:    Duration{time.Minute},
+			MaxErrors:       10,
+			ShutdownTimeout: Duration{30 * time.Second},
+		},
+		HTTP:     HTTP{Listen: "127.0.0.1:8025"},
+		Delivery: Delivery{Port: 25},
+	}
+}
+
+// Load returns Default(), overlaid with the TOML file at path (none when
+// path is ""), overlaid with the POSTERN_* variables of env (entries
+// "NAME=value", as os.Environ returns them; a later entry wins). Every
+// error names the file or the variable. Load does not call Validate.
+func Load(path string, env []string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		if err := decodeFile(&cfg, path); err != nil {
+			return Config{}, err
+		}
+	}
+	if err := applyEnv(&cfg, env); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+func decodeFile(cfg *Config, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	md, err := toml.Decode(string(data), cfg)
+	if err != nil {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	undecoded := md.Undecoded()
+	var errs []error
+	for _, k := range undecoded {
+		if hasUndecodedParent(k, undecoded) {
+			continue // reported once, as its table
+		}
+		errs = append(errs, fmt.Errorf("config: %s: unknown key %q", path, k.String()))
+	}
+	return errors.Join(errs...)
+}
+
+// hasUndecodedParent reports whether a proper prefix of k is in keys: a
+// whole unknown table is one error, not one per key.
+func hasUndecodedParent(k toml.Key, keys []toml.Key) bool {
+	for _, p := range keys {
+		if len(p) < len(k) && p.String() == k[:len(p)].String() {
+			return true
+		}
+	}
+	return false
+}
+
+// DatabasePath is the SQLite database file: store.dsn when set, else
+// postern.db in data_dir. It is "" for any other driver.
+func (c Config) DatabasePath() string {
+	if c.Store.Driver != DriverSQLite {
+		return ""
+	}
+	if c.Store.DSN != "" {
+		return c.Store.DSN
+	}
+	return filepath.Join(c.DataDir, "postern.db")
+}
+
+// Validate reports every problem at once, joined with errors.Join; each
+// names its key as written in the file, e.g.
+// `smtp.submission[1]: "foo": missing port`.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+
+	switch {
+	case c.Hostname == "":
+		bad("hostname", "must be set, to the fully qualified name of this host")
+	default:
+		if msg := checkHostname(c.Hostname); msg != "" {
+			bad("hostname", "%q: %s", c.Hostname, msg)
+		}
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must be set")
+	}
+
+	switch c.Store.Driver {
+	case DriverSQLite:
+	case DriverPostgres:
+		if c.Store.DSN == "" {
+			bad("store.dsn", "required when store.driver is %q", DriverPostgres)
+		}
+	default:
+		bad("store.driver", "%q: must be %q or %q", c.Store.Driver, DriverSQLite, DriverPostgres)
+	}
+
+	if c.TLS.CertFile != "" && c.TLS.KeyFile == "" {
+		bad("tls.key_file", "required when tls.cert_file is set")
+	}
+	if c.TLS.KeyFile != "" && c.TLS.CertFile == "" {
+		bad("tls.cert_file", "required when tls.key_file is set")
+	}
+
+	for _, l := range []struct {
+		key   string
+		addrs []string
+	}{
+		{"smtp.submission", c.SMTP.Submission},
+		{"smtp.submissions", c.SMTP.Submissions},
+		{"smtp.mx", c.SMTP.MX},
+	} {
+		for i, a := range l.addrs {
+			if msg := checkHostPort(a, 0, true); msg != "" {
+				bad(fmt.Sprintf("%s[%d]", l.key, i), "%q: %s", a, msg)
+			}
+		}
+	}
+	if len(c.SMTP.Submission) == 0 && len(c.SMTP.Submissions) == 0 {
+		bad("smtp.submission", "empty, and so is smtp.submissions: at least one submission listener is required")
+	}
+	if n := c.SMTP.MaxMessageBytes; n <= 0 || n > MaxMessageBytesLimit {
+		bad("smtp.max_message_bytes", "%d: must be between 1 and %d (1 GiB)", n, MaxMessageBytesLimit)
+	}
+	if n := c.SMTP.MaxRecipients; n < 1 || n > MaxRecipientsLimit {
+		bad("smtp.max_recipients", "%d: must be between 1 and %d", n, MaxRecipientsLimit)
+	}
+	for _, d := range []struct {
+		key string
+		d   Duration
+	}{
+		{"smtp.read_timeout", c.SMTP.ReadTimeout},
+		{"smtp.write_timeout", c.SMTP.WriteTimeout},
+		{"smtp.shutdown_timeout", c.SMTP.ShutdownTimeout},
+	} {
+		if d.d.Duration <= 0 {
+			bad(d.key, "%s: must be greater than zero", d.d)
+		}
+	}
+	if c.SMTP.MaxErrors < 1 {
+		bad("smtp.max_errors", "%d: must be at least 1", c.SMTP.MaxErrors)
+	}
+
+	if c.HTTP.Listen == "" {
+		bad("http.listen", "must be set")
+	} else if msg := checkHostPort(c.HTTP.Listen, 0, true); msg != "" {
+		bad("http.listen", "%q: %s", c.HTTP.Listen, msg)
+	}
+	if c.DNS.Resolver != "" {
+		if msg := checkHostPort(c.DNS.Resolver, 1, false); msg != "" {
+			bad("dns.resolver", "%q: %s", c.DNS.Resolver, msg)
+		}
+	}
+	if p := c.Delivery.Port; p < 1 || p > 65535 {
+		bad("delivery.port", "%d: must be between 1 and 65535", p)
+	}
+	return errors.Join(errs...)
+}
+
+// checkHostPort returns what is wrong with a host:port address, or "". The
+// host must be explicit (an IP address, IPv6 in brackets, or a name) and
+// the port numeric, minPort to 65535.
+func checkHostPort(addr string, minPort int, listener bool) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			msg := strings.TrimSuffix(ae.Err, " in address")
+			if msg == "too many colons" {
+				msg += " (write an IPv6 address in brackets: [::1]:25)"
+			}
+			return msg
+		}
+		return err.Error()
+	}
+	if host == "" {
+		if listener {
+			return "missing host (write 0.0.0.0 or [::] to listen on every address)"
+		}
+		return "missing host"
+	}
+	if port == "" {
+		return "missing port"
+	}
+	if strings.HasPrefix(addr, "[") {
+		if ip, err := netip.ParseAddr(host); err != nil || !ip.Is6() || ip.Is4In6() {
+			return "brackets are only for IPv6 addresses"
+		}
+	} else if _, err := netip.ParseAddr(host); err != nil && !isDNSName(host) {
+		return fmt.Sprintf("host %q is neither an IP address nor a host name", host)
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || int(n) < minPort {
+		return fmt.Sprintf("port %q: must be a number from %d to 65535", port, minPort)
+	}
+	return ""
+}
+
+// checkHostname returns what is wrong with the server's host name, or "".
+func checkHostname(name string) string {
+	if strings.EqualFold(name, "localhost") {
+		return ""
+	}
+	if _, err := netip.ParseAddr(name); err == nil {
+		return "must be a host name, not an IP address"
+	}
+	if !isDNSName(name) {
+		return "not a valid host name (letters, digits and hyphens, in dot-separated labels of 1 to 63 characters)"
+	}
+	if !strings.Contains(name, ".") {
+		return `must be fully qualified, such as "mail.example.com" (or "localhost")`
+	}
+	labels := strings.Split(name, ".")
+	tld := labels[len(labels)-1]
+	if strings.Trim(tld, "0123456789") == "" {
+		return "must be a host name, not an IP address"
+	}
+	return ""
+}
+
+// isDNSName reports whether s is a host name by RFC 1123 §2.1: labels of
+// letters, digits and hyphens, 1 to 63 octets, neither starting nor ending
+// with a hyphen; at most 253 octets; no trailing dot.
+func isDNSName(s string) bool {
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,208 @@
+package smtpd
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/postern/postern/internal/policy"
+	"github.com/postern/postern/internal/store"
+)
+
+// Mode is the role of a listener.
+type Mode int
+
+const (
+	// Submission: STARTTLS, AUTH required (RFC 6409).
+	Submission Mode = iota
+	// Submissions: implicit TLS from the first byte (RFC 8314), AUTH required.
+	Submissions
+	// MX: inbound; relays nothing without a key.
+	MX
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Submission:
+		return "submission"
+	case Submissions:
+		return "submissions"
+	case MX:
+		return "mx"
+	}
+	return fmt.Sprintf("mode(%d)", int(m))
+}
+
+// Authenticator checks API keys (internal/account.Service).
+type Authenticator interface {
+	Authenticate(ctx context.Context, username, password string) (store.APIKey, error)
+	Recheck(ctx context.Context, keyID string) (store.APIKey, error)
+}
+
+// Enqueuer stores an accepted message durably (internal/queue.Queue).
+type Enqueuer interface {
+	Enqueue(ctx context.Context, m store.NewMessage) error
+}
+
+// Config configures a Server.
+type Config struct {
+	Hostname        string
+	TLS             *tls.Config
+	MaxMessageBytes int64
+	MaxRecipients   int
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	// MaxErrors is how many refused commands a connection may collect
+	// before it is closed with 421.
+	MaxErrors int
+
+	Accounts Authenticator
+	Queue    Enqueuer
+	Policy   policy.Hook // nil: policy.Allow
+	Logger   *slog.Logger
+	Now      func() time.Time // nil: time.Now
+	Rand     io.Reader        // nil: crypto/rand
+}
+
+// MaxLineLength is the engine's hard line limit: twice RFC 5321's 1000
+// octets, as go-smtp recommends; a longer line closes the connection. DATA
+// lines are held to the RFC's 1000 by the session.
+const MaxLineLength = 2000
+
+// MaxDataLine is RFC 5321 §4.5.3.1.6's text line limit, CRLF included.
+const MaxDataLine = 1000
+
+// Server serves SMTP on any number of listeners.
+type Server struct {
+	cfg    Config
+	engine *smtp.Server
+
+	mu       sync.Mutex
+	conns    map[*guardConn]struct{}
+	draining bool
+	wg       sync.WaitGroup
+}
+
+// New returns a server; call Serve for each listener.
+func New(cfg Config) *Server {
+	if cfg.Policy == nil {
+		cfg.Policy = policy.Allow{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.MaxErrors <= 0 {
+		cfg.MaxErrors = 10
+	}
+	s := &Server{cfg: cfg, conns: make(map[*guardConn]struct{})}
+	e := smtp.NewServer(smtp.BackendFunc(s.newSession))
+	e.Domain = cfg.Hostname
+	e.TLSConfig = cfg.TLS
+	e.MaxMessageBytes = cfg.MaxMessageBytes
+	e.MaxRecipients = cfg.MaxRecipients
+	e.MaxLineLength = MaxLineLength
+	e.ReadTimeout = cfg.ReadTimeout
+	e.WriteTimeout = cfg.WriteTimeout
+	// go-smtp would answer AUTH before TLS with 523 5.7.10 and hide why;
+	// the session itself refuses it with 530 5.7.0 (RFC 3207 §4) and
+	// advertises no mechanism before TLS.
+	e.AllowInsecureAuth = true
+	e.ErrorLog = log.New(&slogWriter{cfg.Logger}, "", 0)
+	s.engine = e
+	return s
+}
+
+// Serve accepts connections on l in the given mode until Shutdown. For
+// Submissions, l is wrapped in TLS here.
+func (s *Server) Serve(l net.Listener, mode Mode) error {
+	var ln net.Listener = &guardListener{Listener: l, mode: mode, srv: s}
+	if mode == Submissions {
+		ln = tls.NewListener(ln, s.cfg.TLS)
+	}
+	s.wg.Add(1)
+	defer s.wg.Done()
+	err := s.engine.Serve(ln)
+	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, closes idle connections, lets transactions in
+// progress finish (each connection closes after its final reply) and
+// returns when all are gone. When ctx ends first, remaining connections are
+// closed and ctx's error is returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- s.engine.Shutdown(ctx) }()
+	s.mu.Lock()
+	s.draining = true
+	for c := range s.conns {
+		c.drain()
+	}
+	s.mu.Unlock()
+	err := <-done
+	if err != nil {
+		s.engine.Close()
+	}
+	s.wg.Wait()
+	return err
+}
+
+func (s *Server) track(c *guardConn) {
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	draining := s.draining
+	s.mu.Unlock()
+	if draining {
+		c.drain()
+	}
+}
+
+func (s *Server) untrack(c *guardConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+var sessionIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func (s *Server) newSessionID() string {
+	var b [8]byte
+	if _, err := io.ReadFull(s.cfg.Rand, b[:]); err != nil {
+		return "unknown"
+	}
+	return sessionIDEncoding.EncodeToString(b[:])
+}
+
+// slogWriter carries go-smtp's own error log into slog.
+type slogWriter struct{ log *slog.Logger }
+
+func (w *slogWriter) Write(p []byte) (int, error) {
+	w.log.Warn("smtp engine", "msg", string(trimNL(p)))
+	return len(p), nil
+}
+
+func trimNL(p []byte) []byte {
+	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
+		p = p[:len(p)-1]
+	}
+	return p
+}

@@ -1,0 +1,342 @@
+package smtpd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/postern/postern/internal/account"
+	"github.com/postern/postern/internal/message"
+	"github.com/postern/postern/internal/policy"
+	"github.com/postern/postern/internal/queue"
+	"github.com/postern/postern/internal/smtperr"
+	"github.com/postern/postern/internal/store"
+)
+
+// Reply texts a client sees.
+const (
+	textBadCredentials = "Authentication failed: use the username apikey and an API key as the password"
+	textNoScope        = "Authentication failed: this API key lacks the mail.send scope"
+	textAuthzid        = "Authentication failed: the authorization identity must be empty or equal the username"
+	textStartTLS       = "Must issue a STARTTLS command first"
+	textAuthRequired   = "Authentication required"
+)
+
+// session is one client's SMTP session. go-smtp makes a new one after
+// STARTTLS, so authentication never carries over from plaintext.
+type session struct {
+	srv      *Server
+	conn     *smtp.Conn
+	guard    *guardConn
+	id       string
+	log      *slog.Logger
+	clientIP netip.Addr
+
+	key *store.APIKey // set by a successful AUTH
+	tx  *policy.Tx    // open transaction, or nil
+}
+
+var (
+	_ smtp.Session     = (*session)(nil)
+	_ smtp.AuthSession = (*session)(nil)
+)
+
+func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
+	g := guardOf(c.Conn())
+	if g == nil {
+		// Only connections from our own listeners are served.
+		return nil, &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Service not available"}
+	}
+	var ip netip.Addr
+	if ta, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok {
+		ip = ta.AddrPort().Addr().Unmap()
+	}
+	_, isTLS := c.TLSConnectionState()
+	log := s.cfg.Logger.With("session", g.id, "ip", ip.String())
+	log.Debug("session", "mode", g.mode.String(), "helo", c.Hostname(), "tls", isTLS)
+	return &session{srv: s, conn: c, guard: g, id: g.id, log: log, clientIP: ip}, nil
+}
+
+// refuse turns e into the reply and counts it; past MaxErrors the reply
+// becomes 421 and the connection closes after it.
+func (s *session) refuse(e *smtperr.Error) error {
+	if s.guard.countError() >= s.srv.cfg.MaxErrors {
+		s.log.Info("too many errors, closing", "last", e.Error())
+		s.guard.closeAfterReply()
+		return wire(smtperr.New(smtperr.C421Unavailable, smtperr.SecTooManyErrors, "Too many errors, closing connection"))
+	}
+	if e.Close {
+		s.guard.closeAfterReply()
+	}
+	return wire(e)
+}
+
+// internal logs err and refuses with the generic reply naming the session.
+func (s *session) internal(what string, err error) error {
+	s.log.Error(what, "err", err)
+	return s.refuse(smtperr.Internal(s.id))
+}
+
+func wire(e *smtperr.Error) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: int(e.Code), EnhancedCode: smtp.EnhancedCode(e.Enhanced), Message: e.Text}
+}
+
+func (s *session) tlsState() (tls.ConnectionState, bool) { return s.conn.TLSConnectionState() }
+
+// AuthMechanisms advertises AUTH only once the connection is encrypted.
+func (s *session) AuthMechanisms() []string {
+	if _, ok := s.tlsState(); !ok {
+		return nil
+	}
+	return []string{sasl.Plain, sasl.Login}
+}
+
+// Auth starts a SASL exchange; before TLS it refuses with 530 5.7.0.
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	if _, ok := s.tlsState(); !ok {
+		return nil, s.refuse(smtperr.New(smtperr.C530AuthRequired, smtperr.SecSecurity, textStartTLS))
+	}
+	invalid := func() error {
+		s.log.Info("auth failed", "mech", mech, "reason", "malformed")
+		return s.refuse(smtperr.New(smtperr.C535AuthInvalid, smtperr.SecBadCredentials, textBadCredentials))
+	}
+	switch mech {
+	case sasl.Plain:
+		return &plainServer{login: s.login, invalid: invalid}, nil
+	case sasl.Login:
+		return &loginServer{login: s.login}, nil
+	}
+	return nil, s.refuse(smtperr.New(504, smtperr.SecBadArguments, "Unrecognized authentication mechanism"))
+}
+
+// login checks credentials. The password is never logged; the key's public
+// id is, when the password has the shape of a key.
+func (s *session) login(authzid, user, pass string) error {
+	logUser := user
+	if user != account.Username {
+		logUser = "<other>" // a username may be a misplaced secret
+	}
+	keyID, _ := account.ParseKey(pass)
+	if authzid != "" && authzid != user {
+		s.log.Info("auth failed", "user", logUser, "key_id", keyID, "reason", "authzid")
+		return s.refuse(smtperr.New(smtperr.C535AuthInvalid, smtperr.SecBadCredentials, textAuthzid))
+	}
+	key, err := s.srv.cfg.Accounts.Authenticate(context.Background(), user, pass)
+	switch {
+	case err == nil:
+		s.key = &key
+		s.log = s.log.With("key_id", key.ID, "user", key.UserName)
+		s.log.Info("auth ok")
+		return nil
+	case errors.Is(err, account.ErrScope):
+		s.log.Info("auth failed", "user", logUser, "key_id", keyID, "reason", "scope")
+		return s.refuse(smtperr.New(smtperr.C535AuthInvalid, smtperr.SecBadCredentials, textNoScope))
+	case errors.Is(err, account.ErrUsername), errors.Is(err, account.ErrInvalidKey), errors.Is(err, account.ErrRevoked):
+		s.log.Info("auth failed", "user", logUser, "key_id", keyID, "reason", reason(err))
+		return s.refuse(smtperr.New(smtperr.C535AuthInvalid, smtperr.SecBadCredentials, textBadCredentials))
+	}
+	s.log.Error("auth lookup", "err", err)
+	return s.refuse(smtperr.New(smtperr.C454TempAuthFailure, smtperr.SecTempSecurity, "Temporary authentication failure (session "+s.id+")"))
+}
+
+func reason(err error) string {
+	switch {
+	case errors.Is(err, account.ErrUsername):
+		return "username"
+	case errors.Is(err, account.ErrRevoked):
+		return "revoked"
+	}
+	return "invalid key"
+}
+
+// Mail opens a transaction. The key is checked again: one revoked since
+// AUTH starts nothing more.
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	if s.key == nil && s.guard.mode != MX {
+		return s.refuse(smtperr.New(smtperr.C530AuthRequired, smtperr.SecSecurity, textAuthRequired))
+	}
+	if s.key != nil {
+		key, err := s.srv.cfg.Accounts.Recheck(context.Background(), s.key.ID)
+		switch {
+		case errors.Is(err, account.ErrRevoked):
+			s.log.Info("mail refused", "reason", "revoked")
+			return s.refuse(smtperr.New(smtperr.C550MailboxUnavailable, smtperr.SecPolicyUnauthorized, "The API key of this session has been revoked"))
+		case errors.Is(err, account.ErrScope):
+			return s.refuse(smtperr.New(smtperr.C550MailboxUnavailable, smtperr.SecPolicyUnauthorized, "This API key lacks the mail.send scope"))
+		case err != nil:
+			return s.internal("recheck key", err)
+		}
+		s.key = &key
+	}
+	if from != "" && !validAddress(from) {
+		return s.refuse(smtperr.New(smtperr.C501ArgumentSyntax, smtperr.Enhanced{5, 1, 7}, "Bad sender address syntax: the domain must be a host name or an address literal"))
+	}
+	if max := s.srv.cfg.MaxMessageBytes; opts != nil && max > 0 && opts.Size > max {
+		return s.refuse(smtperr.New(smtperr.C552StorageExceeded, smtperr.SecMessageTooBig,
+			fmt.Sprintf("Message size exceeds fixed limit of %d bytes", max)))
+	}
+	if !s.guard.setBusy(true) {
+		return wire(smtperr.New(smtperr.C421Unavailable, smtperr.SecTempShutdown, "Service shutting down, try again later"))
+	}
+	tx := &policy.Tx{ClientIP: s.clientIP, Helo: s.conn.Hostname(), From: from}
+	if s.key != nil {
+		tx.Key = *s.key
+	}
+	if err := s.srv.cfg.Policy.Mail(context.Background(), tx); err != nil {
+		s.guard.setBusy(false)
+		return s.policyRefusal("mail", err)
+	}
+	s.tx = tx
+	return nil
+}
+
+func (s *session) policyRefusal(stage string, err error) error {
+	var e *smtperr.Error
+	if errors.As(err, &e) {
+		s.log.Info(stage+" refused", "reply", e.Error())
+		return s.refuse(e)
+	}
+	return s.internal("policy "+stage, err)
+}
+
+// Rcpt adds a recipient. Without a key nothing is relayed (the MX port).
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if s.tx == nil {
+		return s.refuse(smtperr.New(smtperr.C503BadSequence, smtperr.SecBadSequence, "Need MAIL command"))
+	}
+	if s.key == nil {
+		return s.refuse(smtperr.New(smtperr.C550MailboxUnavailable, smtperr.SecRelayDenied, "Relaying denied: authenticate with the username apikey and an API key"))
+	}
+	if !validAddress(to) {
+		return s.refuse(smtperr.New(smtperr.C501ArgumentSyntax, smtperr.Enhanced{5, 1, 3}, "Bad recipient address syntax: the domain must be a host name or an address literal"))
+	}
+	if err := s.srv.cfg.Policy.Rcpt(context.Background(), s.tx, to); err != nil {
+		return s.policyRefusal("rcpt", err)
+	}
+	s.tx.Recipients = append(s.tx.Recipients, to)
+	return nil
+}
+
+// Data reads, checks, stamps and queues the message. The reply is 250 only
+// after the queue commit is synced.
+func (s *session) Data(r io.Reader) error {
+	defer s.guard.setBusy(false) // a draining server closes after this reply
+	tx := s.tx
+	if tx == nil || len(tx.Recipients) == 0 {
+		return s.refuse(smtperr.New(smtperr.C503BadSequence, smtperr.SecBadSequence, "Need RCPT command"))
+	}
+	body, err := io.ReadAll(&deadlineReader{r: r, conn: s.conn, timeout: s.srv.cfg.ReadTimeout})
+	if err != nil {
+		if errors.Is(err, smtp.ErrDataTooLarge) {
+			s.log.Info("data refused", "reason", "size")
+			s.guard.countError()
+			return smtp.ErrDataTooLarge
+		}
+		// The connection is broken: no reply will reach the client.
+		s.log.Info("data read", "err", err)
+		return s.internal("data read", err)
+	}
+	if err := message.CheckLineEndings(body); err != nil {
+		s.log.Info("data refused", "reason", err.Error())
+		return s.refuse(smtperr.New(smtperr.C554TransactionFailed, smtperr.SecMedia,
+			"Message refused: "+err.Error()+"; only CRLF line endings are allowed"))
+	}
+	if err := message.CheckLineLength(body, MaxDataLine); err != nil {
+		s.log.Info("data refused", "reason", err.Error())
+		return s.refuse(smtperr.New(smtperr.C554TransactionFailed, smtperr.SecMedia,
+			"Message refused: "+err.Error()+" (RFC 5321 4.5.3.1.6 allows 1000 octets); encode long lines"))
+	}
+	now := s.srv.cfg.Now()
+	id, err := queue.NewID(now, s.srv.cfg.Rand)
+	if err != nil {
+		return s.internal("queue id", err)
+	}
+	msg, err := message.Prepare(body, message.Stamp{
+		Received:      message.Received(s.trace(id, now)),
+		OriginatingIP: s.clientIP,
+		Hostname:      s.srv.cfg.Hostname,
+		Now:           now,
+		Rand:          s.srv.cfg.Rand,
+	})
+	if err != nil {
+		s.log.Info("data refused", "reason", err.Error())
+		return s.refuse(smtperr.New(smtperr.C554TransactionFailed, smtperr.SecMedia, "Message refused: "+err.Error()))
+	}
+	if err := s.srv.cfg.Policy.Data(context.Background(), tx, msg); err != nil {
+		return s.policyRefusal("data", err)
+	}
+	nm := store.NewMessage{
+		ID:         id,
+		From:       tx.From,
+		Recipients: tx.Recipients,
+		Body:       msg,
+		CreatedAt:  now,
+	}
+	if s.key != nil {
+		nm.UserID, nm.KeyID = s.key.UserID, s.key.ID
+	}
+	if err := s.srv.cfg.Queue.Enqueue(context.Background(), nm); err != nil {
+		return s.internal("enqueue", err)
+	}
+	s.log.Info("queued", "msg_id", id, "rcpts", len(tx.Recipients), "size", len(msg))
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + id}
+}
+
+func (s *session) trace(id string, now time.Time) message.Trace {
+	t := message.Trace{
+		Helo:     s.conn.Hostname(),
+		ClientIP: s.clientIP,
+		By:       s.srv.cfg.Hostname,
+		With:     "ESMTP",
+		ID:       id,
+		Now:      now,
+	}
+	if st, ok := s.tlsState(); ok {
+		t.With = "ESMTPS"
+		t.TLS = strings.ReplaceAll(tls.VersionName(st.Version), " ", "") + " " + tls.CipherSuiteName(st.CipherSuite)
+	}
+	if s.key != nil {
+		t.With += "A"
+		t.KeyID = s.key.ID
+	}
+	if len(s.tx.Recipients) == 1 {
+		t.For = s.tx.Recipients[0]
+	}
+	return t
+}
+
+// Reset ends the transaction (RSET, a new EHLO, or after DATA).
+func (s *session) Reset() {
+	s.tx = nil
+	s.guard.setBusy(false)
+}
+
+// Logout ends the session.
+func (s *session) Logout() error { return nil }
+
+// deadlineReader renews the read deadline before every read, so a DATA
+// phase can be long but never stall.
+type deadlineReader struct {
+	r       io.Reader
+	conn    *smtp.Conn
+	timeout time.Duration
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	if d.timeout > 0 {
+		if err := d.conn.Conn().SetReadDeadline(time.Now().Add(d.timeout)); err != nil {
+			return 0, err
+		}
+	}
+	return d.r.Read(p)
+}

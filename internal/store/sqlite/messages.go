@@ -1,0 +1,151 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/postern/postern/internal/store"
+)
+
+// EnqueueBatch stores msgs in one transaction: all of them or, on any error,
+// none. It returns nil only once the commit is synced (synchronous=FULL). A
+// message id already taken, in the store or earlier in the batch, is
+// store.ErrExists; an unknown UserID is store.ErrNotFound.
+func (db *DB) EnqueueBatch(ctx context.Context, msgs []store.NewMessage) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	for _, m := range msgs {
+		if m.ID == "" {
+			return errors.New("sqlite: enqueue: message with empty id")
+		}
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: enqueue: %w", err)
+	}
+	defer tx.Rollback()
+
+	insMsg, err := tx.PrepareContext(ctx,
+		`INSERT INTO messages (id, user_id, key_id, mail_from, size, state, created_at, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("sqlite: enqueue: %w", err)
+	}
+	defer insMsg.Close()
+	insRcpt, err := tx.PrepareContext(ctx,
+		`INSERT INTO message_recipients (message_id, idx, address) VALUES (?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("sqlite: enqueue: %w", err)
+	}
+	defer insRcpt.Close()
+
+	for _, m := range msgs {
+		body := m.Body
+		if body == nil {
+			body = []byte{} // the driver binds a nil slice as NULL
+		}
+		if _, err := insMsg.ExecContext(ctx, m.ID, m.UserID, m.KeyID, m.From,
+			int64(len(body)), string(store.StateQueued), micros(m.CreatedAt), body); err != nil {
+			return fmt.Errorf("sqlite: enqueue %s: %w", m.ID, mapErr(err))
+		}
+		for i, addr := range m.Recipients {
+			if _, err := insRcpt.ExecContext(ctx, m.ID, i, addr); err != nil {
+				return fmt.Errorf("sqlite: enqueue %s: recipient %d: %w", m.ID, i, mapErr(err))
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: enqueue: commit: %w", err)
+	}
+	return nil
+}
+
+// messageQuery reads messages with their recipients, one row per recipient
+// (one row with a NULL address for a message without any), in one
+// statement and so from one snapshot.
+const messageQuery = `SELECT m.id, m.user_id, u.name, m.key_id, m.mail_from, m.size, m.state, m.created_at, r.address
+	FROM messages m
+	JOIN users u ON u.id = m.user_id
+	LEFT JOIN message_recipients r ON r.message_id = m.id`
+
+// scanMessages gathers the rows of messageQuery, ordered by message then
+// recipient index, into messages.
+func scanMessages(rows *sql.Rows) ([]store.Message, error) {
+	defer rows.Close()
+	var msgs []store.Message
+	for rows.Next() {
+		var (
+			m       store.Message
+			state   string
+			created int64
+			addr    sql.NullString
+		)
+		if err := rows.Scan(&m.ID, &m.UserID, &m.UserName, &m.KeyID, &m.From,
+			&m.Size, &state, &created, &addr); err != nil {
+			return nil, err
+		}
+		if n := len(msgs); n == 0 || msgs[n-1].ID != m.ID {
+			m.State = store.MessageState(state)
+			m.CreatedAt = fromMicros(created)
+			msgs = append(msgs, m)
+		}
+		if addr.Valid {
+			last := &msgs[len(msgs)-1]
+			last.Recipients = append(last.Recipients, addr.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return msgs, nil
+}
+
+// Messages lists every message without its body, ordered by creation time
+// then id.
+func (db *DB) Messages(ctx context.Context) ([]store.Message, error) {
+	rows, err := db.r.QueryContext(ctx, messageQuery+` ORDER BY m.created_at, m.id, r.idx`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: messages: %w", err)
+	}
+	msgs, err := scanMessages(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: messages: %w", err)
+	}
+	return msgs, nil
+}
+
+// Message returns the message id without its body, or store.ErrNotFound.
+func (db *DB) Message(ctx context.Context, id string) (store.Message, error) {
+	rows, err := db.r.QueryContext(ctx, messageQuery+` WHERE m.id = ? ORDER BY r.idx`, id)
+	if err != nil {
+		return store.Message{}, fmt.Errorf("sqlite: message %s: %w", id, err)
+	}
+	msgs, err := scanMessages(rows)
+	if err != nil {
+		return store.Message{}, fmt.Errorf("sqlite: message %s: %w", id, err)
+	}
+	if len(msgs) == 0 {
+		return store.Message{}, fmt.Errorf("sqlite: message %s: %w", id, store.ErrNotFound)
+	}
+	return msgs[0], nil
+}
+
+// MessageBody returns the stored message id, byte for byte, or
+// store.ErrNotFound.
+func (db *DB) MessageBody(ctx context.Context, id string) ([]byte, error) {
+	var body []byte
+	err := db.r.QueryRowContext(ctx, `SELECT body FROM messages WHERE id = ?`, id).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: message body %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: message body %s: %w", id, err)
+	}
+	if body == nil {
+		body = []byte{}
+	}
+	return body, nil
+}

@@ -1,0 +1,100 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// migrations is the schema's history: migrations[i] takes the database to
+// version i+1. Append only; never edit an entry that has shipped.
+//
+// Timestamps are BIGINT microseconds since the Unix epoch. Recipients have
+// their own table, so that delivery can keep state per recipient.
+var migrations = []string{
+	// 1: users, API keys, the queue.
+	`CREATE TABLE users (
+		id         INTEGER PRIMARY KEY,
+		name       TEXT    NOT NULL UNIQUE,
+		parent_id  INTEGER REFERENCES users(id),
+		created_at BIGINT  NOT NULL
+	);
+	CREATE TABLE api_keys (
+		id         TEXT    PRIMARY KEY,
+		user_id    INTEGER NOT NULL REFERENCES users(id),
+		name       TEXT    NOT NULL,
+		scopes     TEXT    NOT NULL,
+		hash       BLOB    NOT NULL,
+		created_at BIGINT  NOT NULL,
+		revoked_at BIGINT
+	);
+	CREATE INDEX api_keys_user ON api_keys(user_id, created_at, id);
+	CREATE INDEX api_keys_created ON api_keys(created_at, id);
+	CREATE TABLE messages (
+		id         TEXT    PRIMARY KEY,
+		user_id    INTEGER NOT NULL REFERENCES users(id),
+		key_id     TEXT    NOT NULL,
+		mail_from  TEXT    NOT NULL,
+		size       BIGINT  NOT NULL,
+		state      TEXT    NOT NULL,
+		created_at BIGINT  NOT NULL,
+		body       BLOB    NOT NULL
+	);
+	CREATE INDEX messages_created ON messages(created_at, id);
+	CREATE TABLE message_recipients (
+		message_id TEXT    NOT NULL REFERENCES messages(id),
+		idx        INTEGER NOT NULL,
+		address    TEXT    NOT NULL,
+		PRIMARY KEY (message_id, idx)
+	);`,
+}
+
+// migrate brings the database up to len(migrations), each migration in its
+// own transaction. A migration already recorded is skipped, so reopening
+// changes nothing; a database newer than this code is refused.
+func migrate(ctx context.Context, db *sql.DB, now time.Time) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at BIGINT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var latest sql.NullInt64
+	if err := db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&latest); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if latest.Int64 > int64(len(migrations)) {
+		return fmt.Errorf("migrate: database schema version %d is newer than this program's %d", latest.Int64, len(migrations))
+	}
+	for i, m := range migrations {
+		if err := applyMigration(ctx, db, i+1, m, now); err != nil {
+			return fmt.Errorf("migrate: version %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, version int, stmts string, now time.Time) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	// Checked inside the transaction, which holds the write lock: another
+	// process opening the same file at once cannot apply it twice.
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, stmts); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, micros(now)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
