@@ -47,7 +47,10 @@ type Stamp struct {
 // The added fields are folded at WSP so that no line exceeds 78 characters
 // where a fold point exists, and never 998.
 //
-// The errors for msg are *LineEndingError and *HeaderError.
+// The errors for msg are *LineEndingError and *HeaderError, the latter also
+// when the stamped header would pass MaxHeaderFields or MaxHeaderBytes.
+// Other errors come from the Stamp: a Received value that is not a
+// well-formed field body, or Rand failing.
 func Prepare(msg []byte, s Stamp) ([]byte, error) {
 	if err := CheckLineEndings(msg); err != nil {
 		return nil, err
@@ -56,14 +59,27 @@ func Prepare(msg []byte, s Stamp) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, len(msg)+1024)
+	var before, after []field // added before and after the original fields
 	if s.Received != "" {
-		if out, err = appendField(out, "Received", s.Received); err != nil {
-			return nil, err
-		}
+		before = append(before, field{"Received", s.Received})
 	}
 	if s.OriginatingIP.IsValid() {
-		if out, err = appendField(out, "X-Originating-IP", "["+ipString(s.OriginatingIP)+"]"); err != nil {
+		before = append(before, field{"X-Originating-IP", "[" + ipString(s.OriginatingIP) + "]"})
+	}
+	if !h.Has("Date") {
+		after = append(after, field{"Date", s.Now.Format(DateLayout)})
+	}
+	if !h.Has("Message-ID") {
+		id, err := newMessageID(s.Rand, s.Hostname)
+		if err != nil {
+			return nil, err
+		}
+		after = append(after, field{"Message-ID", id})
+	}
+
+	out := make([]byte, 0, len(msg)+1024)
+	for _, f := range before {
+		if out, err = appendField(out, f.name, f.value); err != nil {
 			return nil, err
 		}
 	}
@@ -73,23 +89,43 @@ func Prepare(msg []byte, s Stamp) ([]byte, error) {
 			out = append(out, crlf...)
 		}
 	}
-	if !h.Has("Date") {
-		if out, err = appendField(out, "Date", s.Now.Format(DateLayout)); err != nil {
+	for _, f := range after {
+		if out, err = appendField(out, f.name, f.value); err != nil {
 			return nil, err
 		}
 	}
-	if !h.Has("Message-ID") {
-		id, err := newMessageID(s.Rand, s.Hostname)
-		if err != nil {
-			return nil, err
-		}
-		if out, err = appendField(out, "Message-ID", id); err != nil {
-			return nil, err
-		}
+	if err := checkStamped(out, h, len(before)+len(after)); err != nil {
+		return nil, err
 	}
 	out = append(out, crlf...)
 	return append(out, msg[h.BodyOffset:]...), nil
 }
+
+// checkStamped returns a *HeaderError if the stamped header section hdr,
+// which holds the fields of h and added more, is over ParseHeader's limits:
+// the result of Prepare must parse.
+func checkStamped(hdr []byte, h Header, added int) error {
+	var reason string
+	switch {
+	case len(h.Fields)+added > MaxHeaderFields:
+		reason = fmt.Sprintf("more than %d header fields once stamped", MaxHeaderFields)
+	case len(hdr) > MaxHeaderBytes:
+		reason = fmt.Sprintf("header section over %d octets once stamped", MaxHeaderBytes)
+	default:
+		return nil
+	}
+	line := 0 // the last line of the original header
+	for _, f := range h.Fields {
+		line += bytes.Count(f.Raw, crlf)
+		if !bytes.HasSuffix(f.Raw, crlf) {
+			line++
+		}
+	}
+	return &HeaderError{Line: line, Reason: reason}
+}
+
+// field is a field that Prepare adds.
+type field struct{ name, value string }
 
 // ipString formats ip for a header: IPv4-mapped addresses as IPv4, no zone.
 func ipString(ip netip.Addr) string {

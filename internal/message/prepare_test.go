@@ -269,7 +269,7 @@ func TestAppendFolded(t *testing.T) {
 		{strings.Repeat("a", 70) + "   " + strings.Repeat("b", 20), strings.Repeat("a", 70) + "\r\n   " + strings.Repeat("b", 20), true},
 		{strings.Repeat("a", 100) + " b", strings.Repeat("a", 100) + "\r\n b", true},
 		{strings.Repeat("a", 100) + "   ", strings.Repeat("a", 100) + "   ", true}, // trailing WSP is no fold point
-		{"\t" + strings.Repeat("a", 100), "\t" + strings.Repeat("a", 100), true},     // nor leading
+		{"\t" + strings.Repeat("a", 100), "\t" + strings.Repeat("a", 100), true},   // nor leading
 		{"\t  " + strings.Repeat("a", 90) + " b", "\t  " + strings.Repeat("a", 90) + "\r\n b", true},
 		{strings.Repeat("a", 998), strings.Repeat("a", 998), true},
 		{strings.Repeat("a", 999), strings.Repeat("a", 999), false},
@@ -311,5 +311,40 @@ func TestMessageID(t *testing.T) {
 	id, _ = newMessageID(bytes.NewReader([]byte{0, 0x44, 0x32, 0x14, 0xc7, 0x42, 0x54, 0xb6, 0x35, 0xcf, 0x84, 0x65, 0x3a, 0x56, 0xd7}), "h")
 	if want := "<abcdefghijklmnopqrstuvwx@h>"; id != want {
 		t.Errorf("pattern: %q, want %q", id, want)
+	}
+}
+
+// The result of Prepare must parse, so an input near ParseHeader's limits is
+// refused rather than stamped past them.
+func TestPrepareLimits(t *testing.T) {
+	s := testStamp() // adds four fields to a message without Date and Message-ID
+	fields := func(n int) []byte { return []byte(strings.Repeat("X-A: b\r\n", n) + "\r\nbody") }
+	out, err := Prepare(fields(MaxHeaderFields-4), s)
+	if err != nil {
+		t.Fatalf("%d fields: %v", MaxHeaderFields-4, err)
+	}
+	checkPrepared(t, out)
+	_, err = Prepare(fields(MaxHeaderFields-3), s)
+	var he *HeaderError
+	if !errors.As(err, &he) || he.Line != MaxHeaderFields-3 {
+		t.Errorf("%d fields: got %v, want HeaderError at line %d", MaxHeaderFields-3, err, MaxHeaderFields-3)
+	}
+
+	big := func(n int) []byte { // one field of n octets, then the body
+		return []byte("X-Big: " + strings.Repeat("b", n-9) + "\r\n\r\nbody")
+	}
+	stamped, err := Prepare(big(10), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := len(stamped) - len(big(10)) // octets Prepare adds
+	out, err = Prepare(big(MaxHeaderBytes-extra), s)
+	if err != nil {
+		t.Fatalf("header of %d octets: %v", MaxHeaderBytes-extra, err)
+	}
+	checkPrepared(t, out)
+	_, err = Prepare(big(MaxHeaderBytes-extra+1), s)
+	if !errors.As(err, &he) || he.Line != 1 {
+		t.Errorf("header of %d octets: got %v, want HeaderError at line 1", MaxHeaderBytes-extra+1, err)
 	}
 }

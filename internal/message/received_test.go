@@ -56,7 +56,10 @@ func TestReceived(t *testing.T) {
 		},
 		{
 			name: "IPv4-mapped",
-			edit: func(t *Trace) { t.ClientIP = netip.MustParseAddr("::ffff:192.0.2.9"); t.KeyID, t.For, t.TLS = "", "", "" },
+			edit: func(t *Trace) {
+				t.ClientIP = netip.MustParseAddr("::ffff:192.0.2.9")
+				t.KeyID, t.For, t.TLS = "", "", ""
+			},
 			want: "from client.example ([192.0.2.9])\r\n" +
 				"\tby mail.example.com (Postern) with ESMTPSA\r\n" +
 				"\tid 01JQ7ZK3V8; " + date,
@@ -91,7 +94,11 @@ func TestReceived(t *testing.T) {
 		},
 		{
 			name: "HELO of only forbidden bytes",
-			edit: func(t *Trace) { t.Helo = "[]();\\ \r\n"; t.ClientIP = netip.Addr{}; t.KeyID, t.ID, t.For, t.TLS = "", "", "", "" },
+			edit: func(t *Trace) {
+				t.Helo = "[]();\\ \r\n"
+				t.ClientIP = netip.Addr{}
+				t.KeyID, t.ID, t.For, t.TLS = "", "", "", ""
+			},
 			want: "from unknown\r\n\tby mail.example.com (Postern) with ESMTPSA; " + date,
 		},
 		{

@@ -268,9 +268,13 @@ func (s *session) Data(r io.Reader) error {
 		Now:           now,
 		Rand:          s.srv.cfg.Rand,
 	})
+	var herr *message.HeaderError
+	if errors.As(err, &herr) {
+		s.log.Info("data refused", "reason", herr.Error())
+		return s.refuse(smtperr.New(smtperr.C554TransactionFailed, smtperr.SecMedia, "Message refused: "+herr.Error()))
+	}
 	if err != nil {
-		s.log.Info("data refused", "reason", err.Error())
-		return s.refuse(smtperr.New(smtperr.C554TransactionFailed, smtperr.SecMedia, "Message refused: "+err.Error()))
+		return s.internal("prepare message", err)
 	}
 	if err := s.srv.cfg.Policy.Data(context.Background(), tx, msg); err != nil {
 		return s.policyRefusal("data", err)

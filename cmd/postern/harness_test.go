@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The end-to-end tests run the real binary, built once per test process.
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func posternBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "postern-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "postern")
+		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// needPeer skips when a peer program is missing, or fails when the run
+// requires peers (CI sets POSTERN_REQUIRE_PEERS=1 after installing them).
+func needPeer(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("POSTERN_REQUIRE_PEERS") == "1" {
+		t.Fatalf("%s is required but not installed (apt-get install %s)", name, name)
+	}
+	t.Skipf("%s not installed; .ci/run installs it", name)
+	return ""
+}
+
+// instance is a data directory and config for the binary.
+type instance struct {
+	t       *testing.T
+	bin     string
+	dir     string
+	config  string
+	proc    *exec.Cmd
+	log     *syncBuf
+	exited  chan error
+	addrs   map[string]string // mode → address of the first listener
+	certPEM string
+}
+
+func newInstance(t *testing.T) *instance {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "postern.toml")
+	toml := fmt.Sprintf(`hostname = "mail.postern.test"
+data_dir = %q
+[smtp]
+submission  = ["127.0.0.1:0"]
+submissions = ["127.0.0.1:0"]
+mx          = ["127.0.0.1:0"]
+shutdown_timeout = "20s"
+`, filepath.Join(dir, "data"))
+	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &instance{t: t, bin: posternBinary(t), dir: dir, config: cfg,
+		certPEM: filepath.Join(dir, "data", "selfsigned-cert.pem")}
+}
+
+// cli runs an admin command and returns stdout and stderr.
+func (in *instance) cli(args ...string) (string, string, error) {
+	cmd := exec.Command(in.bin, append([]string{"--config", in.config}, args...)...)
+	cmd.Env = cleanEnv()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+func (in *instance) mustCLI(args ...string) string {
+	in.t.Helper()
+	out, errOut, err := in.cli(args...)
+	if err != nil {
+		in.t.Fatalf("postern %v: %v\n%s", args, err, errOut)
+	}
+	return out
+}
+
+var listeningRE = regexp.MustCompile(`msg=listening mode=(\w+) addr=(\S+)`)
+
+// start runs `postern serve` and waits until every listener is bound.
+func (in *instance) start() {
+	in.t.Helper()
+	cmd := exec.Command(in.bin, "serve", "--config", in.config)
+	cmd.Env = cleanEnv()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		in.t.Fatal(err)
+	}
+	in.proc, in.log, in.exited, in.addrs = cmd, &syncBuf{}, make(chan error, 1), map[string]string{}
+	found := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		var once sync.Once
+		for sc.Scan() {
+			line := sc.Text()
+			in.log.add(line + "\n")
+			if m := listeningRE.FindStringSubmatch(line); m != nil {
+				in.log.mu.Lock()
+				if _, ok := in.addrs[m[1]]; !ok {
+					in.addrs[m[1]] = m[2]
+				}
+				n := len(in.addrs)
+				in.log.mu.Unlock()
+				if n == 3 {
+					once.Do(func() { close(found) })
+				}
+			}
+		}
+		in.exited <- cmd.Wait()
+	}()
+	select {
+	case <-found:
+	case err := <-in.exited:
+		in.t.Fatalf("postern serve exited: %v\n%s", err, in.log.String())
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		in.t.Fatalf("postern serve did not start\n%s", in.log.String())
+	}
+	in.t.Cleanup(func() {
+		if in.proc != nil && in.proc.ProcessState == nil {
+			in.proc.Process.Kill()
+		}
+	})
+}
+
+func (in *instance) addr(mode string) string {
+	in.log.mu.Lock()
+	defer in.log.mu.Unlock()
+	return in.addrs[mode]
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (in *instance) stop() {
+	in.t.Helper()
+	in.proc.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-in.exited:
+		if err != nil {
+			in.t.Fatalf("postern serve exit: %v\n%s", err, in.log.String())
+		}
+	case <-time.After(60 * time.Second):
+		in.t.Fatalf("postern serve did not stop\n%s", in.log.String())
+	}
+}
+
+// kill sends SIGKILL: a crash at an arbitrary instant.
+func (in *instance) kill() {
+	in.proc.Process.Kill()
+	<-in.exited
+}
+
+// cleanEnv drops POSTERN_* variables so only the test's config applies.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "POSTERN_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) add(x string) { s.mu.Lock(); s.b.WriteString(x); s.mu.Unlock() }
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var _ = context.Background
+var _ io.Reader
