@@ -35,8 +35,8 @@ func TestCLIUsersAndKeys(t *testing.T) {
 	c := newCLI(t)
 	cfg := []string{"--config", c.config}
 	steps := []struct {
-		args       []string
-		code       int
+		args        []string
+		code        int
 		out, errOut string // substrings expected ("" = anything)
 	}{
 		{[]string{"user", "create", "acme"}, 0, "", "created account acme"},
