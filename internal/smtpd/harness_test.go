@@ -32,7 +32,7 @@ import (
 // env is a real server (real SQLite store, real queue committer, real TLS)
 // on 127.0.0.1 ports, one per mode.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	store    store.Store
 	accounts *account.Service
 	srv      *smtpd.Server
@@ -52,7 +52,7 @@ type envOptions struct {
 	enqueuer   smtpd.Enqueuer // replaces the real queue when set
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -216,7 +216,7 @@ func wantCode(t *testing.T, err error, code int, enh smtp.EnhancedCode) *smtp.SM
 // raw is a line-level client for dialogues go-smtp's client will not write
 // (bare LFs, pipelining, hand-made AUTH lines).
 type raw struct {
-	t    *testing.T
+	t    testing.TB
 	conn net.Conn
 	r    *bufio.Reader
 }

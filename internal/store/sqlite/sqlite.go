@@ -74,6 +74,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := mkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
+	// The database holds key hashes and message bodies: owner only. SQLite
+	// gives its -wal and -shm files the database file's mode.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	f.Close()
 
 	w, err := sql.Open("sqlite", dsn(abs, false))
 	if err != nil {
