@@ -15,6 +15,10 @@ import (
 // honouring store.ErrNotFound and store.ErrExists. The queue is not needed
 // by this package and is not implemented.
 type memStore struct {
+	// The account service never touches delivery state; calling any of
+	// those methods on the fake panics on the nil interface.
+	store.DeliveryStore
+
 	mu     sync.Mutex
 	nextID int64
 	users  map[string]store.User

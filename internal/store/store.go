@@ -97,5 +97,7 @@ type Store interface {
 	Message(ctx context.Context, id string) (Message, error)
 	MessageBody(ctx context.Context, id string) ([]byte, error)
 
+	DeliveryStore
+
 	Close() error
 }

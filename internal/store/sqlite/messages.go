@@ -27,35 +27,8 @@ func (db *DB) EnqueueBatch(ctx context.Context, msgs []store.NewMessage) error {
 		return fmt.Errorf("sqlite: enqueue: %w", err)
 	}
 	defer tx.Rollback()
-
-	insMsg, err := tx.PrepareContext(ctx,
-		`INSERT INTO messages (id, user_id, key_id, mail_from, size, state, created_at, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("sqlite: enqueue: %w", err)
-	}
-	defer insMsg.Close()
-	insRcpt, err := tx.PrepareContext(ctx,
-		`INSERT INTO message_recipients (message_id, idx, address) VALUES (?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("sqlite: enqueue: %w", err)
-	}
-	defer insRcpt.Close()
-
-	for _, m := range msgs {
-		body := m.Body
-		if body == nil {
-			body = []byte{} // the driver binds a nil slice as NULL
-		}
-		if _, err := insMsg.ExecContext(ctx, m.ID, m.UserID, m.KeyID, m.From,
-			int64(len(body)), string(store.StateQueued), micros(m.CreatedAt), body); err != nil {
-			return fmt.Errorf("sqlite: enqueue %s: %w", m.ID, mapErr(err))
-		}
-		for i, addr := range m.Recipients {
-			if _, err := insRcpt.ExecContext(ctx, m.ID, i, addr); err != nil {
-				return fmt.Errorf("sqlite: enqueue %s: recipient %d: %w", m.ID, i, mapErr(err))
-			}
-		}
+	if err := insertMessages(ctx, tx, msgs); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: enqueue: commit: %w", err)
@@ -148,4 +121,48 @@ func (db *DB) MessageBody(ctx context.Context, id string) ([]byte, error) {
 		body = []byte{}
 	}
 	return body, nil
+}
+
+// insertMessages adds msgs, their recipients and their "processed" events
+// inside tx. A new message is due at once.
+func insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.NewMessage) error {
+
+	insMsg, err := tx.PrepareContext(ctx,
+		`INSERT INTO messages (id, user_id, key_id, mail_from, size, state, created_at, body, next_attempt_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("sqlite: enqueue: %w", err)
+	}
+	defer insMsg.Close()
+	insRcpt, err := tx.PrepareContext(ctx,
+		`INSERT INTO message_recipients (message_id, idx, address) VALUES (?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("sqlite: enqueue: %w", err)
+	}
+	defer insRcpt.Close()
+	insEvent, err := tx.PrepareContext(ctx, insertEvent)
+	if err != nil {
+		return fmt.Errorf("sqlite: enqueue: %w", err)
+	}
+	defer insEvent.Close()
+
+	for _, m := range msgs {
+		body := m.Body
+		if body == nil {
+			body = []byte{} // the driver binds a nil slice as NULL
+		}
+		if _, err := insMsg.ExecContext(ctx, m.ID, m.UserID, m.KeyID, m.From,
+			int64(len(body)), string(store.StateQueued), micros(m.CreatedAt), body, micros(m.CreatedAt)); err != nil {
+			return fmt.Errorf("sqlite: enqueue %s: %w", m.ID, mapErr(err))
+		}
+		for i, addr := range m.Recipients {
+			if _, err := insRcpt.ExecContext(ctx, m.ID, i, addr); err != nil {
+				return fmt.Errorf("sqlite: enqueue %s: recipient %d: %w", m.ID, i, mapErr(err))
+			}
+			if _, err := insEvent.ExecContext(ctx, m.ID, addr, string(store.EventProcessed), "", micros(m.CreatedAt)); err != nil {
+				return fmt.Errorf("sqlite: enqueue %s: event: %w", m.ID, mapErr(err))
+			}
+		}
+	}
+	return nil
 }

@@ -48,6 +48,30 @@ var migrations = []string{
 		address    TEXT    NOT NULL,
 		PRIMARY KEY (message_id, idx)
 	);`,
+	// 2: delivery — schedule, per-recipient state, events, suppression.
+	`ALTER TABLE messages ADD COLUMN next_attempt_at BIGINT NOT NULL DEFAULT 0;
+	ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE messages ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX messages_due ON messages(state, next_attempt_at);
+	ALTER TABLE message_recipients ADD COLUMN state TEXT NOT NULL DEFAULT 'pending';
+	ALTER TABLE message_recipients ADD COLUMN last_result TEXT NOT NULL DEFAULT '';
+	ALTER TABLE message_recipients ADD COLUMN updated_at BIGINT NOT NULL DEFAULT 0;
+	CREATE TABLE events (
+		id         INTEGER PRIMARY KEY,
+		message_id TEXT    NOT NULL REFERENCES messages(id),
+		recipient  TEXT    NOT NULL,
+		type       TEXT    NOT NULL,
+		detail     TEXT    NOT NULL,
+		at         BIGINT  NOT NULL
+	);
+	CREATE INDEX events_message ON events(message_id, id);
+	CREATE TABLE suppressions (
+		user_id    INTEGER NOT NULL REFERENCES users(id),
+		address    TEXT    NOT NULL,
+		reason     TEXT    NOT NULL,
+		created_at BIGINT  NOT NULL,
+		PRIMARY KEY (user_id, address)
+	);`,
 }
 
 // migrate brings the database up to len(migrations), each migration in its

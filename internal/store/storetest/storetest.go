@@ -55,6 +55,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EnqueueUnknownUser", testEnqueueUnknownUser},
 		{"EnqueueLargeBody", testEnqueueLargeBody},
 		{"EnqueueConcurrent", testEnqueueConcurrent},
+		{"ClaimDue", testClaimDue},
+		{"RecordAttempt", testRecordAttempt},
+		{"RetryAndDrop", testRetryAndDrop},
+		{"Suppressions", testSuppressions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Message states beyond StateQueued.
+const (
+	// StateDone: no recipient is pending any more (each is delivered,
+	// bounced or dropped).
+	StateDone MessageState = "done"
+)
+
+// RecipientState is where one recipient of a message stands.
+type RecipientState string
+
+const (
+	RcptPending   RecipientState = "pending"   // not yet delivered; retried
+	RcptDelivered RecipientState = "delivered" // the receiver accepted it
+	RcptBounced   RecipientState = "bounced"   // permanent failure or given up; a DSN went to the sender
+	RcptDropped   RecipientState = "dropped"   // not sent: suppressed, or dropped by the operator
+)
+
+// EventType names what happened to a message or recipient.
+type EventType string
+
+const (
+	EventProcessed EventType = "processed" // accepted into the queue
+	EventDeferred  EventType = "deferred"  // temporary failure; will retry
+	EventDelivered EventType = "delivered"
+	EventBounced   EventType = "bounced"
+	EventDropped   EventType = "dropped"
+	EventDelayed   EventType = "delayed" // a delay notice went to the sender
+)
+
+// Event is one line of a message's history. Recipient is "" for events
+// about the whole message.
+type Event struct {
+	MessageID string
+	Recipient string
+	Type      EventType
+	Detail    string
+	At        time.Time
+}
+
+// Recipient is a recipient with its delivery state.
+type Recipient struct {
+	Idx        int
+	Address    string
+	State      RecipientState
+	LastResult string
+	UpdatedAt  time.Time
+}
+
+// Claim is a due message leased to a delivery worker: the store has
+// already moved its next attempt time to Claim.NextAttempt (saved before
+// any dialing, so a crash never causes a hot retry loop) and counted the
+// attempt.
+type Claim struct {
+	ID            string
+	UserID        int64
+	From          string
+	CreatedAt     time.Time
+	Attempts      int // including this one
+	NextAttempt   time.Time
+	DelayNotified bool
+	Recipients    []Recipient // the pending ones
+}
+
+// RecipientUpdate sets the outcome of one recipient after an attempt.
+type RecipientUpdate struct {
+	Idx    int
+	State  RecipientState
+	Result string // the remote reply or reason, for queue show
+}
+
+// Attempt is what a delivery attempt changed, committed atomically.
+type Attempt struct {
+	MessageID     string
+	At            time.Time
+	Updates       []RecipientUpdate
+	Events        []Event
+	DelayNotified bool
+	// Suppress adds addresses to the message owner's suppression list.
+	Suppress []Suppression
+	// Notices are DSNs (bounces, delay notices) to enqueue in the same
+	// transaction, so a crash can neither lose nor repeat them.
+	Notices []NewMessage
+}
+
+// Suppression is an address a user no longer sends to.
+type Suppression struct {
+	UserID    int64
+	Address   string // lower-cased
+	Reason    string
+	CreatedAt time.Time
+}
+
+// DeliveryStore is what the delivery worker and the queue administration
+// need from the store.
+type DeliveryStore interface {
+	// ClaimDue leases up to limit messages whose next attempt is due at
+	// now: each gets Attempts+1 and NextAttempt = next(Attempts+1), saved
+	// before the call returns.
+	ClaimDue(ctx context.Context, now time.Time, limit int, next func(attempt int) time.Time) ([]Claim, error)
+	// RecordAttempt applies an attempt's outcome in one transaction; the
+	// message becomes StateDone when no recipient is pending.
+	RecordAttempt(ctx context.Context, a Attempt) error
+	Recipients(ctx context.Context, messageID string) ([]Recipient, error)
+	Events(ctx context.Context, messageID string) ([]Event, error)
+	// RetryNow makes a queued message due at once.
+	RetryNow(ctx context.Context, messageID string, now time.Time) error
+	// Drop marks every pending recipient dropped and the message done.
+	Drop(ctx context.Context, messageID, reason string, now time.Time) error
+
+	AddSuppression(ctx context.Context, s Suppression) error
+	RemoveSuppression(ctx context.Context, userID int64, address string) error
+	Suppressions(ctx context.Context, userID int64) ([]Suppression, error)
+	// Suppressed returns which of addresses are on the user's list.
+	Suppressed(ctx context.Context, userID int64, addresses []string) (map[string]Suppression, error)
+}

@@ -1,0 +1,315 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/postern/postern/internal/store"
+)
+
+const insertEvent = `INSERT INTO events (message_id, recipient, type, detail, at) VALUES (?, ?, ?, ?, ?)`
+
+// ClaimDue leases due messages. The SELECT and the UPDATEs run in one
+// write transaction (BEGIN IMMEDIATE), so two workers — or two processes —
+// never claim the same message; PostgreSQL will use FOR UPDATE SKIP LOCKED.
+func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, next func(attempt int) time.Time) ([]store.Claim, error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT id, user_id, mail_from, created_at, attempts, delay_notified
+		FROM messages WHERE state = ? AND next_attempt_at <= ?
+		ORDER BY next_attempt_at, id LIMIT ?`, string(store.StateQueued), micros(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim: %w", err)
+	}
+	var claims []store.Claim
+	for rows.Next() {
+		var c store.Claim
+		var created int64
+		var notified int
+		if err := rows.Scan(&c.ID, &c.UserID, &c.From, &created, &c.Attempts, &notified); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlite: claim: %w", err)
+		}
+		c.CreatedAt, c.DelayNotified = fromMicros(created), notified != 0
+		claims = append(claims, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: claim: %w", err)
+	}
+	for i := range claims {
+		c := &claims[i]
+		c.Attempts++
+		c.NextAttempt = next(c.Attempts).UTC().Truncate(time.Microsecond)
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET attempts = ?, next_attempt_at = ? WHERE id = ?`,
+			c.Attempts, micros(c.NextAttempt), c.ID); err != nil {
+			return nil, fmt.Errorf("sqlite: claim %s: %w", c.ID, err)
+		}
+		if c.Recipients, err = recipients(ctx, tx, c.ID, true); err != nil {
+			return nil, fmt.Errorf("sqlite: claim %s: %w", c.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlite: claim: commit: %w", err)
+	}
+	return claims, nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func recipients(ctx context.Context, q querier, id string, pendingOnly bool) ([]store.Recipient, error) {
+	query := `SELECT idx, address, state, last_result, updated_at FROM message_recipients WHERE message_id = ?`
+	args := []any{id}
+	if pendingOnly {
+		query += ` AND state = ?`
+		args = append(args, string(store.RcptPending))
+	}
+	rows, err := q.QueryContext(ctx, query+` ORDER BY idx`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Recipient
+	for rows.Next() {
+		var r store.Recipient
+		var state string
+		var updated int64
+		if err := rows.Scan(&r.Idx, &r.Address, &state, &r.LastResult, &updated); err != nil {
+			return nil, err
+		}
+		r.State = store.RecipientState(state)
+		if updated != 0 {
+			r.UpdatedAt = fromMicros(updated)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// RecordAttempt commits an attempt's outcome, its events, suppressions and
+// DSNs together.
+func (db *DB) RecordAttempt(ctx context.Context, a store.Attempt) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
+	}
+	defer tx.Rollback()
+	for _, u := range a.Updates {
+		if _, err := tx.ExecContext(ctx, `UPDATE message_recipients SET state = ?, last_result = ?, updated_at = ?
+			WHERE message_id = ? AND idx = ?`, string(u.State), u.Result, micros(a.At), a.MessageID, u.Idx); err != nil {
+			return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
+		}
+	}
+	if err := insertEvents(ctx, tx, a.Events); err != nil {
+		return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
+	}
+	for _, s := range a.Suppress {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO suppressions (user_id, address, reason, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (user_id, address) DO NOTHING`, s.UserID, strings.ToLower(s.Address), s.Reason, micros(s.CreatedAt)); err != nil {
+			return fmt.Errorf("sqlite: record %s: suppress: %w", a.MessageID, mapErr(err))
+		}
+	}
+	if err := insertMessages(ctx, tx, a.Notices); err != nil {
+		return err
+	}
+	if a.DelayNotified {
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET delay_notified = 1 WHERE id = ?`, a.MessageID); err != nil {
+			return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
+		}
+	}
+	if err := finishIfDone(ctx, tx, a.MessageID); err != nil {
+		return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: record %s: commit: %w", a.MessageID, err)
+	}
+	return nil
+}
+
+func insertEvents(ctx context.Context, tx *sql.Tx, events []store.Event) error {
+	for _, e := range events {
+		if _, err := tx.ExecContext(ctx, insertEvent, e.MessageID, e.Recipient, string(e.Type), e.Detail, micros(e.At)); err != nil {
+			return mapErr(err)
+		}
+	}
+	return nil
+}
+
+// finishIfDone marks the message done when no recipient is pending.
+func finishIfDone(ctx context.Context, tx *sql.Tx, id string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE messages SET state = ? WHERE id = ? AND NOT EXISTS
+		(SELECT 1 FROM message_recipients WHERE message_id = ? AND state = ?)`,
+		string(store.StateDone), id, id, string(store.RcptPending))
+	return err
+}
+
+// Recipients lists all recipients of a message with their state.
+func (db *DB) Recipients(ctx context.Context, id string) ([]store.Recipient, error) {
+	if err := db.exists(ctx, id); err != nil {
+		return nil, err
+	}
+	rs, err := recipients(ctx, db.r, id, false)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: recipients %s: %w", id, err)
+	}
+	return rs, nil
+}
+
+func (db *DB) exists(ctx context.Context, id string) error {
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages WHERE id = ?`, id).Scan(&n); err != nil {
+		return fmt.Errorf("sqlite: message %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: message %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Events returns a message's history, oldest first.
+func (db *DB) Events(ctx context.Context, id string) ([]store.Event, error) {
+	if err := db.exists(ctx, id); err != nil {
+		return nil, err
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT recipient, type, detail, at FROM events WHERE message_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: events %s: %w", id, err)
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		e := store.Event{MessageID: id}
+		var typ string
+		var at int64
+		if err := rows.Scan(&e.Recipient, &typ, &e.Detail, &at); err != nil {
+			return nil, fmt.Errorf("sqlite: events %s: %w", id, err)
+		}
+		e.Type, e.At = store.EventType(typ), fromMicros(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// RetryNow makes a queued message due now.
+func (db *DB) RetryNow(ctx context.Context, id string, now time.Time) error {
+	res, err := db.w.ExecContext(ctx, `UPDATE messages SET next_attempt_at = ? WHERE id = ? AND state = ?`,
+		micros(now), id, string(store.StateQueued))
+	if err != nil {
+		return fmt.Errorf("sqlite: retry %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: retry %s: no queued message: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Drop drops every pending recipient of a queued message.
+func (db *DB) Drop(ctx context.Context, id, reason string, now time.Time) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: drop %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	pending, err := recipients(ctx, tx, id, true)
+	if err != nil {
+		return fmt.Errorf("sqlite: drop %s: %w", id, err)
+	}
+	if len(pending) == 0 {
+		return fmt.Errorf("sqlite: drop %s: no pending recipient: %w", id, store.ErrNotFound)
+	}
+	var events []store.Event
+	for _, r := range pending {
+		if _, err := tx.ExecContext(ctx, `UPDATE message_recipients SET state = ?, last_result = ?, updated_at = ?
+			WHERE message_id = ? AND idx = ?`, string(store.RcptDropped), reason, micros(now), id, r.Idx); err != nil {
+			return fmt.Errorf("sqlite: drop %s: %w", id, err)
+		}
+		events = append(events, store.Event{MessageID: id, Recipient: r.Address, Type: store.EventDropped, Detail: reason, At: now})
+	}
+	if err := insertEvents(ctx, tx, events); err != nil {
+		return fmt.Errorf("sqlite: drop %s: %w", id, err)
+	}
+	if err := finishIfDone(ctx, tx, id); err != nil {
+		return fmt.Errorf("sqlite: drop %s: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: drop %s: %w", id, err)
+	}
+	return nil
+}
+
+// AddSuppression adds an address (lower-cased) to a user's list;
+// store.ErrExists when it is there already.
+func (db *DB) AddSuppression(ctx context.Context, s store.Suppression) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO suppressions (user_id, address, reason, created_at) VALUES (?, ?, ?, ?)`,
+		s.UserID, strings.ToLower(s.Address), s.Reason, micros(s.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("sqlite: suppress: %w", mapErr(err))
+	}
+	return nil
+}
+
+// RemoveSuppression removes an address; store.ErrNotFound when absent.
+func (db *DB) RemoveSuppression(ctx context.Context, userID int64, address string) error {
+	res, err := db.w.ExecContext(ctx, `DELETE FROM suppressions WHERE user_id = ? AND address = ?`, userID, strings.ToLower(address))
+	if err != nil {
+		return fmt.Errorf("sqlite: unsuppress: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: unsuppress %s: %w", address, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Suppressions lists a user's suppressed addresses in address order.
+func (db *DB) Suppressions(ctx context.Context, userID int64) ([]store.Suppression, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT address, reason, created_at FROM suppressions WHERE user_id = ? ORDER BY address`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: suppressions: %w", err)
+	}
+	return scanSuppressions(rows, userID)
+}
+
+func scanSuppressions(rows *sql.Rows, userID int64) ([]store.Suppression, error) {
+	defer rows.Close()
+	var out []store.Suppression
+	for rows.Next() {
+		s := store.Suppression{UserID: userID}
+		var at int64
+		if err := rows.Scan(&s.Address, &s.Reason, &at); err != nil {
+			return nil, fmt.Errorf("sqlite: suppressions: %w", err)
+		}
+		s.CreatedAt = fromMicros(at)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// Suppressed returns the entries among addresses (compared lower-cased),
+// keyed by the address as given.
+func (db *DB) Suppressed(ctx context.Context, userID int64, addresses []string) (map[string]store.Suppression, error) {
+	out := map[string]store.Suppression{}
+	for _, a := range addresses {
+		var s store.Suppression
+		var at int64
+		err := db.r.QueryRowContext(ctx, `SELECT address, reason, created_at FROM suppressions WHERE user_id = ? AND address = ?`,
+			userID, strings.ToLower(a)).Scan(&s.Address, &s.Reason, &at)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: suppressed: %w", err)
+		}
+		s.UserID, s.CreatedAt = userID, fromMicros(at)
+		out[a] = s
+	}
+	return out, nil
+}
