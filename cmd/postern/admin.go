@@ -24,6 +24,13 @@ var adminCommands = map[string]adminCommand{
 	"apikey list":   apikeyList,
 	"apikey revoke": apikeyRevoke,
 	"queue list":    queueList,
+	"queue show":    queueShow,
+	"queue retry":   queueRetry,
+	"queue drop":    queueDrop,
+
+	"suppression list":   suppressionList,
+	"suppression add":    suppressionAdd,
+	"suppression remove": suppressionRemove,
 }
 
 func userCreate(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {

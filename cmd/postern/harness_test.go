@@ -6,15 +6,19 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/postern/postern/internal/testenv"
 )
 
 // The end-to-end tests run the real binary, built once per test process.
@@ -44,20 +48,7 @@ func posternBinary(t *testing.T) string {
 	return binPath
 }
 
-// needPeer skips when a peer program is missing, or fails when the run
-// requires peers (CI sets POSTERN_REQUIRE_PEERS=1 after installing them).
-func needPeer(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("POSTERN_REQUIRE_PEERS") == "1" {
-		t.Fatalf("%s is required but not installed (apt-get install %s)", name, name)
-	}
-	t.Skipf("%s not installed; .ci/run installs it", name)
-	return ""
-}
+func needPeer(t *testing.T, name string) string { return testenv.NeedPeer(t, name) }
 
 // instance is a data directory and config for the binary.
 type instance struct {
@@ -70,12 +61,26 @@ type instance struct {
 	exited  chan error
 	addrs   map[string]string // mode → address of the first listener
 	certPEM string
+	dns     *testenv.DNSServer
+	sink    *testenv.Sink // the receiver, unless the test brought its own
 }
 
-func newInstance(t *testing.T) *instance {
+// newInstance writes a config whose DNS is an in-process server on
+// loopback, where example.test's MX is 127.0.0.1, and whose delivery port
+// is deliveryPort, or a recording sink's when it is 0. Nothing leaves
+// loopback.
+func newInstance(t *testing.T, deliveryPort int) *instance {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "postern.toml")
+	d := testenv.StartDNS(t)
+	d.Add("example.test. 300 IN MX 10 mx.example.test.", "mx.example.test. 300 IN A 127.0.0.1")
+	var sink *testenv.Sink
+	if deliveryPort == 0 {
+		sink = testenv.StartSink(t, testenv.SinkOptions{})
+		_, p, _ := net.SplitHostPort(sink.Addr)
+		deliveryPort, _ = strconv.Atoi(p)
+	}
 	toml := fmt.Sprintf(`hostname = "mail.postern.test"
 data_dir = %q
 [smtp]
@@ -83,11 +88,16 @@ submission  = ["127.0.0.1:0"]
 submissions = ["127.0.0.1:0"]
 mx          = ["127.0.0.1:0"]
 shutdown_timeout = "20s"
-`, filepath.Join(dir, "data"))
+[dns]
+resolver = %q
+[delivery]
+port = %d
+retry_first = "1s"
+`, filepath.Join(dir, "data"), d.Addr, deliveryPort)
 	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &instance{t: t, bin: posternBinary(t), dir: dir, config: cfg,
+	return &instance{t: t, bin: posternBinary(t), dir: dir, config: cfg, dns: d, sink: sink,
 		certPEM: filepath.Join(dir, "data", "selfsigned-cert.pem")}
 }
 

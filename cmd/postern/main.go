@@ -26,6 +26,12 @@ Commands:
   apikey list [--user NAME]               ID USER NAME SCOPES STATE CREATED, one key per line
   apikey revoke ID                        revoke a key at once
   queue list                              ID USER KEY FROM RCPTS SIZE STATE TIME
+  queue show ID                           a message, its recipients and its history
+  queue retry ID                          make a queued message due now
+  queue drop ID                           drop a queued message's pending recipients
+  suppression list --user NAME            ADDRESS REASON TIME, one per line
+  suppression add ADDRESS --user NAME [--reason TEXT]
+  suppression remove ADDRESS --user NAME
 
 --config FILE may come before or after the command; POSTERN_CONFIG names it
 too. Without a file Postern runs on its embedded default (./postern-data,

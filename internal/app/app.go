@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/postern/postern/internal/account"
 	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/delivery"
+	"github.com/postern/postern/internal/dnsres"
 	"github.com/postern/postern/internal/queue"
 	"github.com/postern/postern/internal/smtpd"
 	"github.com/postern/postern/internal/store"
@@ -71,6 +74,8 @@ type Running struct {
 	smtp     *smtpd.Server
 	cancelQ  context.CancelFunc
 	queueRun chan struct{}
+	cancelW  context.CancelFunc
+	worker   chan struct{}
 	serveErr chan error
 	wg       sync.WaitGroup
 	once     sync.Once
@@ -90,7 +95,24 @@ func (a *App) Start() (*Running, error) {
 	} else {
 		a.Log.Info("tls certificate", "cert", certPath)
 	}
-	q := queue.New(a.Store, queue.Options{Logger: a.Log})
+	resolver, err := dnsres.New(cfg.DNS.Resolver, dnsres.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("dns.resolver: %w", err)
+	}
+	worker := delivery.NewWorker(delivery.WorkerConfig{
+		Store:          a.Store,
+		Resolver:       resolver,
+		Hostname:       cfg.Hostname,
+		Port:           cfg.Delivery.Port,
+		TLS:            &tls.Config{MinVersion: tls.VersionTLS12},
+		Concurrency:    cfg.Delivery.Concurrency,
+		PerDestination: cfg.Delivery.PerDestination,
+		RetryFirst:     cfg.Delivery.RetryFirst.Duration,
+		GiveUpAfter:    cfg.Delivery.GiveUpAfter.Duration,
+		DelayNotice:    cfg.Delivery.DelayNotice.Duration,
+		Log:            a.Log.With("component", "delivery"),
+	})
+	q := queue.New(a.Store, queue.Options{Logger: a.Log, Committed: worker.Wake})
 	srv := smtpd.New(smtpd.Config{
 		Hostname:        cfg.Hostname,
 		TLS:             tlsconf.Server(cert),
@@ -137,6 +159,7 @@ func (a *App) Start() (*Running, error) {
 		app:      a,
 		smtp:     srv,
 		queueRun: make(chan struct{}),
+		worker:   make(chan struct{}),
 		serveErr: make(chan error, len(lns)),
 	}
 	qctx, cancel := context.WithCancel(context.Background())
@@ -144,6 +167,12 @@ func (a *App) Start() (*Running, error) {
 	go func() {
 		defer close(r.queueRun)
 		q.Run(qctx)
+	}()
+	wctx, cancelW := context.WithCancel(context.Background())
+	r.cancelW = cancelW
+	go func() {
+		defer close(r.worker)
+		worker.Run(wctx)
 	}()
 	for _, b := range lns {
 		r.Addrs[b.mode] = append(r.Addrs[b.mode], b.ln.Addr())
@@ -172,6 +201,10 @@ func (r *Running) Stop(ctx context.Context) error {
 		r.wg.Wait()
 		r.cancelQ()
 		<-r.queueRun
+		// Deliveries in flight are abandoned; their next attempt time was
+		// saved when they were claimed, so they are retried after a restart.
+		r.cancelW()
+		<-r.worker
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			r.stopErr = err
 		}

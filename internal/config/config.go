@@ -97,6 +97,18 @@ type DNS struct {
 type Delivery struct {
 	// Port is the destination port for MX delivery.
 	Port int `toml:"port"`
+	// Concurrency bounds connections to all destinations together.
+	Concurrency int `toml:"concurrency"`
+	// PerDestination bounds connections to one recipient domain.
+	PerDestination int `toml:"per_destination"`
+	// RetryFirst is the wait after the first failed attempt; the second
+	// wait is five times it, and from the third on waits are at least 30
+	// minutes (RFC 5321 §4.5.4.1), doubling up to 4 hours.
+	RetryFirst Duration `toml:"retry_first"`
+	// GiveUpAfter is how long a message is retried before it bounces.
+	GiveUpAfter Duration `toml:"give_up_after"`
+	// DelayNotice is the age at which the sender is told of a delay.
+	DelayNotice Duration `toml:"delay_notice"`
 }
 
 // Duration is a time.Duration written as text: "30s", "5m", "1h30m".
@@ -137,7 +149,14 @@ func Default() Config {
 			ShutdownTimeout: Duration{30 * time.Second},
 		},
 		HTTP:     HTTP{Listen: "127.0.0.1:8025"},
-		Delivery: Delivery{Port: 25},
+		Delivery: Delivery{
+			Port:           25,
+			Concurrency:    20,
+			PerDestination: 3,
+			RetryFirst:     Duration{time.Minute},
+			GiveUpAfter:    Duration{5 * 24 * time.Hour},
+			DelayNotice:    Duration{4 * time.Hour},
+		},
 	}
 }
 
@@ -269,6 +288,9 @@ func (c Config) Validate() error {
 		{"smtp.read_timeout", c.SMTP.ReadTimeout},
 		{"smtp.write_timeout", c.SMTP.WriteTimeout},
 		{"smtp.shutdown_timeout", c.SMTP.ShutdownTimeout},
+		{"delivery.retry_first", c.Delivery.RetryFirst},
+		{"delivery.give_up_after", c.Delivery.GiveUpAfter},
+		{"delivery.delay_notice", c.Delivery.DelayNotice},
 	} {
 		if d.d.Duration <= 0 {
 			bad(d.key, "%s: must be greater than zero", d.d)
@@ -290,6 +312,12 @@ func (c Config) Validate() error {
 	}
 	if p := c.Delivery.Port; p < 1 || p > 65535 {
 		bad("delivery.port", "%d: must be between 1 and 65535", p)
+	}
+	if n := c.Delivery.Concurrency; n < 1 || n > 10000 {
+		bad("delivery.concurrency", "%d: must be between 1 and 10000", n)
+	}
+	if n := c.Delivery.PerDestination; n < 1 || n > c.Delivery.Concurrency {
+		bad("delivery.per_destination", "%d: must be between 1 and delivery.concurrency", n)
 	}
 	return errors.Join(errs...)
 }

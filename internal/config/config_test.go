@@ -337,13 +337,14 @@ func TestEnvNames(t *testing.T) {
 		"POSTERN_HTTP_LISTEN":            "http.listen",
 		"POSTERN_DNS_RESOLVER":           "dns.resolver",
 		"POSTERN_DELIVERY_PORT":          "delivery.port",
+		"POSTERN_DELIVERY_GIVE_UP_AFTER": "delivery.give_up_after",
 	} {
 		if got[name] != key {
 			t.Errorf("%s -> %q, want %q", name, got[name], key)
 		}
 	}
-	if len(vars) != 18 {
-		t.Errorf("%d keys, want 18 (a key was added: update this test and postern.example.toml)", len(vars))
+	if len(vars) != 23 {
+		t.Errorf("%d keys, want 23 (a key was added: update this test and postern.example.toml)", len(vars))
 	}
 }
 

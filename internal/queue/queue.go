@@ -24,6 +24,7 @@ type Queue struct {
 	store    store.Store
 	log      *slog.Logger
 	maxBatch int
+	notify   func()
 	reqs     chan *request
 	done     chan struct{}
 }
@@ -37,6 +38,9 @@ type request struct {
 type Options struct {
 	MaxBatch int // default DefaultMaxBatch
 	Logger   *slog.Logger
+	// Committed, if set, is called after each successful commit (the
+	// delivery worker's wake-up).
+	Committed func()
 }
 
 // New returns a queue over st. Run must be started for Enqueue to proceed.
@@ -51,6 +55,7 @@ func New(st store.Store, opts Options) *Queue {
 		store:    st,
 		log:      opts.Logger,
 		maxBatch: opts.MaxBatch,
+		notify:   opts.Committed,
 		reqs:     make(chan *request),
 		done:     make(chan struct{}),
 	}
@@ -105,6 +110,9 @@ func (q *Queue) commit(batch []*request) {
 	}
 	// The commit must not be cut short by shutdown: a context of its own.
 	err := q.store.EnqueueBatch(context.Background(), msgs)
+	if q.notify != nil {
+		defer q.notify()
+	}
 	if err == nil || len(batch) == 1 {
 		for _, r := range batch {
 			r.result <- err

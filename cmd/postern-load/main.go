@@ -1,0 +1,141 @@
+// Command postern-load is a load generator for Postern's submission
+// ports: it opens concurrent connections, each doing STARTTLS (or implicit
+// TLS) and AUTH PLAIN with the username apikey once, then a run of mail
+// transactions, and reports throughput and the latency from MAIL to the
+// 250 that answers the end of DATA (the reply Postern sends only once the
+// message is committed to disk).
+//
+// Usage:
+//
+//	POSTERN_LOAD_KEY=KEY postern-load [flags]
+//
+// The API key is read from the environment variable POSTERN_LOAD_KEY,
+// never from a flag, since flags show in ps; it is never printed.
+//
+// Flags:
+//
+//	-addr host:port    submission listener (default 127.0.0.1:2525)
+//	-tls MODE          starttls or implicit (default starttls; use implicit with 2465/465)
+//	-ca FILE           PEM certificate(s) to trust, e.g. postern-data/selfsigned-cert.pem
+//	-insecure          skip certificate verification (warns on stderr)
+//	-c N               concurrent connections (default 8)
+//	-n M               messages per connection (default 100)
+//	-size BYTES        body size (default 2048)
+//	-rcpts K           recipients per message (default 1)
+//	-from ADDR         envelope sender (default load@example.test)
+//	-to ADDR           recipient (default sink@example.test); with -rcpts K > 1,
+//	                   sink+1@example.test … sink+K@example.test
+//	-duration D        stop starting transactions after D (e.g. 30s; give a large -n);
+//	                   0: no cap
+//	-timeout D         limit on dialing and on each reply (default 1m)
+//
+// Against the embedded default, run the server in one terminal:
+//
+//	go run ./cmd/postern serve
+//
+// and in another, once:
+//
+//	go run ./cmd/postern user create load
+//
+// then:
+//
+//	POSTERN_LOAD_KEY=$(go run ./cmd/postern apikey create --user load) \
+//	    go run ./cmd/postern-load -ca postern-data/selfsigned-cert.pem -c 16 -n 200
+//
+// It prints, on stdout,
+//
+//	sent 3200 accepted 3200 failed 0 in 4.02s: 796.0 msgs/s accepted; MAIL→250 latency p50 18.9ms p90 27.4ms p99 41.0ms max 63.2ms
+//
+// then, when there are any, the failed transactions by reply code (0 when
+// the connection broke and no reply came) and the connections that ended
+// early, with their stage (dial, tls, auth, send, quit) and error.
+//
+// Exit status: 0 when every message was accepted, 1 when any failed or any
+// connection ended early, 2 for a usage error or a missing key.
+//
+// The accepted messages are queued for real: point -to at addresses whose
+// delivery is harmless, or at a server whose delivery goes nowhere.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// keyEnv names the environment variable that holds the API key.
+const keyEnv = "POSTERN_LOAD_KEY"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli(ctx, os.Args[1:], os.Getenv(keyEnv), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// cli is main without the process: arguments, key and streams in, exit
+// status out.
+func cli(ctx context.Context, args []string, key string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("postern-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: %s=KEY postern-load [flags]\n", keyEnv)
+		fs.PrintDefaults()
+	}
+	var opts Options
+	fs.StringVar(&opts.Addr, "addr", "127.0.0.1:2525", "submission listener `host:port`")
+	tlsMode := fs.String("tls", string(StartTLS), "starttls or implicit")
+	fs.StringVar(&opts.CAFile, "ca", "", "PEM `file` of certificates to trust (e.g. postern-data/selfsigned-cert.pem)")
+	fs.BoolVar(&opts.Insecure, "insecure", false, "skip certificate verification")
+	fs.IntVar(&opts.Conns, "c", 8, "concurrent connections")
+	fs.IntVar(&opts.PerConn, "n", 100, "messages per connection")
+	fs.IntVar(&opts.Size, "size", 2048, "body size in `bytes`")
+	fs.IntVar(&opts.Rcpts, "rcpts", 1, "recipients per message")
+	fs.StringVar(&opts.From, "from", "load@example.test", "envelope sender")
+	fs.StringVar(&opts.To, "to", "sink@example.test", "recipient; numbered +1, +2… when -rcpts > 1")
+	fs.DurationVar(&opts.Duration, "duration", 0, "stop starting transactions after this long (0: no cap)")
+	fs.DurationVar(&opts.Timeout, "timeout", time.Minute, "limit on dialing and on each reply")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "postern-load: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	opts.TLS = TLSMode(*tlsMode)
+	if err := opts.check(); err != nil {
+		fmt.Fprintf(stderr, "postern-load: %v\n", strings.ReplaceAll(err.Error(), "\n", "\npostern-load: "))
+		return 2
+	}
+	key = strings.TrimSpace(key)
+	if key == "" {
+		fmt.Fprintf(stderr, "postern-load: %s is not set: put the API key in the environment, e.g.\n"+
+			"  %s=$(postern apikey create --user NAME) postern-load …\n"+
+			"(it is never taken as a flag, since flags show in ps)\n", keyEnv, keyEnv)
+		return 2
+	}
+	if opts.Insecure {
+		fmt.Fprintln(stderr, "postern-load: warning: -insecure: the server's certificate is not verified; the API key goes to whoever answers")
+	}
+
+	rep, err := run(ctx, opts, key, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "postern-load: %v\n", err)
+		return 2
+	}
+	if !rep.OK() {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,473 @@
+package delivery
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/postern/postern/internal/dnsres"
+	"github.com/postern/postern/internal/dsn"
+	"github.com/postern/postern/internal/queue"
+	"github.com/postern/postern/internal/store"
+)
+
+// WorkerConfig configures the delivery worker.
+type WorkerConfig struct {
+	Store    store.Store
+	Resolver dnsres.Resolver
+	Hostname string // EHLO name, Reporting-MTA, DSN From
+	Port     int    // destination port (25)
+	TLS      *tls.Config
+	Timeouts Timeouts
+
+	Concurrency    int // connections in all; default 20
+	PerDestination int // connections per recipient domain; default 3
+	RetryFirst     time.Duration
+	GiveUpAfter    time.Duration
+	DelayNotice    time.Duration
+	Poll           time.Duration // how often to look for due messages; default 1s
+	Batch          int           // messages claimed at once; default 100
+
+	Now  func() time.Time
+	Rand io.Reader
+	Log  *slog.Logger
+}
+
+// Worker claims due messages and delivers them.
+type Worker struct {
+	cfg  WorkerConfig
+	wake chan struct{}
+	sem  chan struct{}
+}
+
+// NewWorker returns a worker; Run starts it.
+func NewWorker(cfg WorkerConfig) *Worker {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 20
+	}
+	if cfg.PerDestination <= 0 {
+		cfg.PerDestination = 3
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 100
+	}
+	if cfg.Port == 0 {
+		cfg.Port = 25
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Worker{cfg: cfg, wake: make(chan struct{}, 1), sem: make(chan struct{}, cfg.Concurrency)}
+}
+
+// Wake makes the worker look for due messages now (after a commit).
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends. Deliveries in progress when it ends are
+// cut; their recipients stay pending and are retried at the next attempt
+// time saved when they were claimed.
+func (w *Worker) Run(ctx context.Context) {
+	t := time.NewTicker(w.cfg.Poll)
+	defer t.Stop()
+	for {
+		n, err := w.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			w.cfg.Log.Error("delivery round", "err", err)
+		}
+		if n > 0 && err == nil {
+			continue // there may be more due at once
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-w.wake:
+		}
+	}
+}
+
+// RunOnce claims one batch of due messages and attempts each. It returns
+// how many were claimed.
+func (w *Worker) RunOnce(ctx context.Context) (n int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("delivery: panic: %v", p)
+		}
+	}()
+	now := w.cfg.Now()
+	claims, err := w.cfg.Store.ClaimDue(ctx, now, w.cfg.Batch, func(attempt int) time.Time {
+		return now.Add(queue.Backoff(attempt, w.cfg.RetryFirst, w.jitter()))
+	})
+	if err != nil || len(claims) == 0 {
+		return 0, err
+	}
+	w.attempt(ctx, claims)
+	return len(claims), nil
+}
+
+func (w *Worker) jitter() float64 {
+	var b [8]byte
+	if _, err := io.ReadFull(w.cfg.Rand, b[:]); err != nil {
+		return 0
+	}
+	return float64(binary.BigEndian.Uint64(b[:])>>11) / (1 << 53)
+}
+
+// outcome is what happened to one recipient in this attempt.
+type outcome struct {
+	res       Result
+	remoteMTA string
+	tls       TLSInfo
+	dropped   string // suppression reason, when not sent
+	done      bool
+}
+
+// job is one message's recipients in one domain.
+type job struct {
+	claim *store.Claim
+	body  []byte
+	rcpts []int // indexes into claim.Recipients
+	out   []outcome
+}
+
+func (w *Worker) attempt(ctx context.Context, claims []store.Claim) {
+	outcomes := make([][]outcome, len(claims))
+	byDomain := map[string][]*job{}
+	var order []string
+	for i := range claims {
+		c := &claims[i]
+		outcomes[i] = make([]outcome, len(c.Recipients))
+		body, err := w.cfg.Store.MessageBody(ctx, c.ID)
+		if err != nil {
+			w.cfg.Log.Error("load message", "msg_id", c.ID, "err", err)
+			for j := range outcomes[i] {
+				outcomes[i][j] = outcome{res: Temp("message could not be read from the queue"), done: true}
+			}
+			continue
+		}
+		addrs := make([]string, len(c.Recipients))
+		for j, r := range c.Recipients {
+			addrs[j] = r.Address
+		}
+		supp, err := w.cfg.Store.Suppressed(ctx, c.UserID, addrs)
+		if err != nil {
+			w.cfg.Log.Error("suppression lookup", "msg_id", c.ID, "err", err)
+			supp = nil
+		}
+		perDomain := map[string]*job{}
+		for j, r := range c.Recipients {
+			if s, ok := supp[r.Address]; ok {
+				outcomes[i][j] = outcome{dropped: "suppressed: " + s.Reason, done: true}
+				continue
+			}
+			d := domainOf(r.Address)
+			jb := perDomain[d]
+			if jb == nil {
+				jb = &job{claim: c, body: body, out: outcomes[i]}
+				perDomain[d] = jb
+				if byDomain[d] == nil {
+					order = append(order, d)
+				}
+				byDomain[d] = append(byDomain[d], jb)
+			}
+			jb.rcpts = append(jb.rcpts, j)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, d := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.deliverDomain(ctx, d, byDomain[d])
+		}()
+	}
+	wg.Wait()
+	for i := range claims {
+		w.finish(ctx, &claims[i], outcomes[i])
+	}
+}
+
+func domainOf(addr string) string {
+	return strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
+}
+
+// deliverDomain delivers jobs for one domain over at most PerDestination
+// connections, each carrying several messages in turn.
+func (w *Worker) deliverDomain(ctx context.Context, domain string, jobs []*job) {
+	seed := w.jitter()
+	targets, res := resolveRoute(ctx, w.cfg.Resolver, domain, mrand.New(mrand.NewPCG(uint64(seed*(1<<53)), 1)))
+	if !res.OK() {
+		for _, jb := range jobs {
+			for _, j := range jb.rcpts {
+				jb.out[j] = outcome{res: res, done: true}
+			}
+		}
+		return
+	}
+	ch := make(chan *job)
+	n := min(w.cfg.PerDestination, len(jobs))
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.connectionLoop(ctx, targets, ch)
+		}()
+	}
+	for _, jb := range jobs {
+		ch <- jb
+	}
+	close(ch)
+	wg.Wait()
+}
+
+// connectionLoop keeps one connection to the destination and sends each
+// job over it, reconnecting when it breaks.
+func (w *Worker) connectionLoop(ctx context.Context, targets []target, jobs <-chan *job) {
+	var conn *Conn
+	var connHost string
+	defer func() {
+		if conn != nil {
+			conn.Close()
+			<-w.sem
+		}
+	}()
+	for jb := range jobs {
+		if conn == nil {
+			select {
+			case w.sem <- struct{}{}:
+			case <-ctx.Done():
+				w.failJob(jb, Temp("shutting down"))
+				continue
+			}
+			var res Result
+			conn, connHost, res = w.dial(ctx, targets)
+			if conn == nil {
+				<-w.sem
+				w.failJob(jb, res)
+				continue
+			}
+		}
+		env := Envelope{From: jb.claim.From, Body: jb.body}
+		for _, j := range jb.rcpts {
+			env.Recipients = append(env.Recipients, jb.claim.Recipients[j].Address)
+		}
+		_, rcptRes, err := conn.Send(ctx, env)
+		info := conn.TLS()
+		for k, j := range jb.rcpts {
+			r := Temp("no result for this recipient")
+			if k < len(rcptRes) {
+				r = rcptRes[k]
+			}
+			jb.out[j] = outcome{res: r, remoteMTA: connHost, tls: info, done: true}
+		}
+		if err != nil {
+			conn.Close()
+			conn = nil
+			<-w.sem
+		}
+	}
+}
+
+func (w *Worker) failJob(jb *job, res Result) {
+	for _, j := range jb.rcpts {
+		jb.out[j] = outcome{res: res, done: true}
+	}
+}
+
+// dial tries the targets in order until one gives a usable connection.
+func (w *Worker) dial(ctx context.Context, targets []target) (*Conn, string, Result) {
+	last := Temp("no MX host could be reached")
+	for _, t := range targets {
+		addr := net.JoinHostPort(t.Addr.String(), strconv.Itoa(w.cfg.Port))
+		c, res, err := Dial(ctx, addr, t.Host, ClientOptions{Hostname: w.cfg.Hostname, TLS: w.cfg.TLS, Timeouts: w.cfg.Timeouts})
+		if err == nil {
+			return c, fmt.Sprintf("%s [%s]", t.Host, t.Addr), Result{Code: 220}
+		}
+		w.cfg.Log.Info("connect failed", "host", t.Host, "addr", addr, "result", res.String())
+		last = res
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, "", last
+}
+
+// finish turns an attempt's outcomes into recipient states, events,
+// suppressions and DSNs, committed together.
+func (w *Worker) finish(ctx context.Context, c *store.Claim, outs []outcome) {
+	now := w.cfg.Now()
+	a := store.Attempt{MessageID: c.ID, At: now}
+	var bounced, delayed []dsn.Recipient
+	pending := 0
+	expired := now.Sub(c.CreatedAt) >= w.cfg.GiveUpAfter
+	for j, r := range c.Recipients {
+		o := outs[j]
+		ev := store.Event{MessageID: c.ID, Recipient: r.Address, At: now}
+		up := store.RecipientUpdate{Idx: r.Idx}
+		switch {
+		case !o.done:
+			o.res = Temp("not attempted")
+			fallthrough
+		case o.dropped == "" && !o.res.OK() && !o.res.Permanent && !expired:
+			up.State, up.Result = store.RcptPending, o.res.String()
+			ev.Type, ev.Detail = store.EventDeferred, o.res.String()+remote(o)
+			pending++
+			delayed = append(delayed, w.dsnRecipient(r.Address, dsn.Delayed, o, c.NextAttempt))
+		case o.dropped != "":
+			up.State, up.Result = store.RcptDropped, o.dropped
+			ev.Type, ev.Detail = store.EventDropped, o.dropped
+		case o.res.OK():
+			up.State, up.Result = store.RcptDelivered, o.res.String()
+			ev.Type, ev.Detail = store.EventDelivered, o.res.String()+remote(o)
+		default:
+			reason := o.res.String()
+			if !o.res.Permanent {
+				reason = fmt.Sprintf("gave up after %s: %s", w.cfg.GiveUpAfter, reason)
+			}
+			up.State, up.Result = store.RcptBounced, reason
+			ev.Type, ev.Detail = store.EventBounced, reason+remote(o)
+			bounced = append(bounced, w.dsnRecipient(r.Address, dsn.Failed, o, time.Time{}))
+			if suppressible(o.res) {
+				a.Suppress = append(a.Suppress, store.Suppression{UserID: c.UserID, Address: r.Address, Reason: o.res.String(), CreatedAt: now})
+			}
+		}
+		a.Updates = append(a.Updates, up)
+		a.Events = append(a.Events, ev)
+	}
+	// Never a DSN to the null sender: that is how bounce loops are avoided.
+	if c.From != "" && len(bounced) > 0 {
+		if n, ok := w.notice(ctx, c, bounced, now); ok {
+			a.Notices = append(a.Notices, n)
+		}
+	}
+	if c.From != "" && pending > 0 && !c.DelayNotified && now.Sub(c.CreatedAt) >= w.cfg.DelayNotice {
+		if n, ok := w.notice(ctx, c, delayed, now); ok {
+			a.Notices = append(a.Notices, n)
+			a.DelayNotified = true
+			a.Events = append(a.Events, store.Event{MessageID: c.ID, Type: store.EventDelayed, Detail: "delay notice sent to " + c.From, At: now})
+		}
+	}
+	if err := w.cfg.Store.RecordAttempt(ctx, a); err != nil {
+		// The next attempt time is already saved: the message is retried.
+		w.cfg.Log.Error("record attempt", "msg_id", c.ID, "err", err)
+		return
+	}
+	w.cfg.Log.Info("attempt", "msg_id", c.ID, "attempt", c.Attempts, "pending", pending, "bounced", len(bounced))
+}
+
+func remote(o outcome) string {
+	if o.remoteMTA == "" {
+		return ""
+	}
+	s := " (" + o.remoteMTA
+	if o.tls.Used {
+		s += ", " + o.tls.Version + " " + o.tls.Cipher
+		if o.tls.Verified {
+			s += ", certificate verified"
+		} else {
+			s += ", certificate not verified"
+		}
+	} else {
+		s += ", no TLS"
+	}
+	return s + ")"
+}
+
+// suppressible reports a permanent failure about the address itself
+// (RFC 3463 X.1.x addressing, X.2.1 mailbox disabled), as opposed to one
+// about this message (content, size, policy).
+func suppressible(r Result) bool {
+	return r.Permanent && r.Code >= 500 && (r.Enhanced[1] == 1 && r.Enhanced[0] == 5 || r.Enhanced == [3]int{5, 2, 1})
+}
+
+func (w *Worker) dsnRecipient(addr string, action dsn.Action, o outcome, retryUntil time.Time) dsn.Recipient {
+	status := o.res.Enhanced
+	if status[0] == 0 {
+		if action == dsn.Failed {
+			status = [3]int{5, 0, 0}
+		} else {
+			status = [3]int{4, 0, 0}
+		}
+	}
+	if action == dsn.Failed && !o.res.Permanent {
+		status = [3]int{4, 4, 7} // delivery time expired (RFC 3463)
+	}
+	r := dsn.Recipient{Address: addr, Action: action, Status: status, LastAttempt: w.cfg.Now()}
+	if o.remoteMTA != "" {
+		r.RemoteMTA = "dns; " + strings.Fields(o.remoteMTA)[0]
+	}
+	if o.res.Code != 0 {
+		r.Diagnostic = o.res.Line
+		if !strings.HasPrefix(r.Diagnostic, strconv.Itoa(o.res.Code)) {
+			r.Diagnostic = strconv.Itoa(o.res.Code) + " " + r.Diagnostic
+		}
+	} else {
+		r.Diagnostic = o.res.Line
+	}
+	if action == dsn.Delayed {
+		r.WillRetryUntil = retryUntil
+	}
+	return r
+}
+
+// notice builds a DSN to the message's sender.
+func (w *Worker) notice(ctx context.Context, c *store.Claim, rcpts []dsn.Recipient, now time.Time) (store.NewMessage, bool) {
+	orig, err := w.cfg.Store.MessageBody(ctx, c.ID)
+	if err != nil {
+		w.cfg.Log.Error("dsn: load original", "msg_id", c.ID, "err", err)
+		return store.NewMessage{}, false
+	}
+	for i := range rcpts {
+		if rcpts[i].Action == dsn.Delayed {
+			rcpts[i].WillRetryUntil = c.CreatedAt.Add(w.cfg.GiveUpAfter)
+		}
+	}
+	body, err := dsn.Build(dsn.Report{
+		ReportingMTA: w.cfg.Hostname,
+		QueueID:      c.ID,
+		ArrivalDate:  c.CreatedAt,
+		Sender:       c.From,
+		Recipients:   rcpts,
+		Original:     orig,
+		Now:          now,
+		Rand:         w.cfg.Rand,
+	})
+	if err != nil {
+		w.cfg.Log.Error("dsn: build", "msg_id", c.ID, "err", err)
+		return store.NewMessage{}, false
+	}
+	id, err := queue.NewID(now, w.cfg.Rand)
+	if err != nil {
+		w.cfg.Log.Error("dsn: id", "err", err)
+		return store.NewMessage{}, false
+	}
+	return store.NewMessage{ID: id, UserID: c.UserID, From: "", Recipients: []string{c.From}, Body: body, CreatedAt: now}, true
+}
+
+var _ = netip.Addr{}
