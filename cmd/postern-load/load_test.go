@@ -291,12 +291,12 @@ func TestConnectionErrors(t *testing.T) {
 	// Implicit TLS against the STARTTLS port and the other way round do
 	// not hang.
 	o = s.opts(ImplicitTLS, 1, 1)
-	o.Addr, o.Timeout = s.submission, 2*time.Second
+	o.Addr, o.Timeout = s.submission, 500*time.Millisecond
 	if rep, _ := run(t.Context(), o, s.key, new(bytes.Buffer)); len(rep.ConnErrors) != 1 {
 		t.Errorf("implicit TLS to the STARTTLS port: %+v", rep)
 	}
 	o = s.opts(StartTLS, 1, 1)
-	o.Addr, o.Timeout = s.submissions, 2*time.Second
+	o.Addr, o.Timeout = s.submissions, 500*time.Millisecond
 	if rep, _ := run(t.Context(), o, s.key, new(bytes.Buffer)); len(rep.ConnErrors) != 1 {
 		t.Errorf("STARTTLS to the implicit TLS port: %+v", rep)
 	}

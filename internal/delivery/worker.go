@@ -10,10 +10,10 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/postern/postern/internal/dnsres"
@@ -153,21 +153,34 @@ type job struct {
 	body  []byte
 	rcpts []int // indexes into claim.Recipients
 	out   []outcome
+	left  *atomic.Int32 // the claim's jobs not yet done
+}
+
+// done records that jb finished; the last job of a message commits the
+// message's attempt at once, so little is delivered-but-unrecorded when a
+// crash comes (that window is what can be delivered twice).
+func (w *Worker) done(ctx context.Context, jb *job) {
+	if jb.left.Add(-1) == 0 {
+		w.finish(ctx, jb.claim, jb.out)
+	}
 }
 
 func (w *Worker) attempt(ctx context.Context, claims []store.Claim) {
-	outcomes := make([][]outcome, len(claims))
 	byDomain := map[string][]*job{}
 	var order []string
 	for i := range claims {
 		c := &claims[i]
-		outcomes[i] = make([]outcome, len(c.Recipients))
+		outs := make([]outcome, len(c.Recipients))
 		body, err := w.cfg.Store.MessageBody(ctx, c.ID)
 		if err != nil {
-			w.cfg.Log.Error("load message", "msg_id", c.ID, "err", err)
-			for j := range outcomes[i] {
-				outcomes[i][j] = outcome{res: Temp("message could not be read from the queue"), done: true}
+			if ctx.Err() != nil {
+				return // shutting down: the saved next attempt retries it
 			}
+			w.cfg.Log.Error("load message", "msg_id", c.ID, "err", err)
+			for j := range outs {
+				outs[j] = outcome{res: Temp("message could not be read from the queue"), done: true}
+			}
+			w.finish(ctx, c, outs)
 			continue
 		}
 		addrs := make([]string, len(c.Recipients))
@@ -175,27 +188,31 @@ func (w *Worker) attempt(ctx context.Context, claims []store.Claim) {
 			addrs[j] = r.Address
 		}
 		supp, err := w.cfg.Store.Suppressed(ctx, c.UserID, addrs)
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			w.cfg.Log.Error("suppression lookup", "msg_id", c.ID, "err", err)
-			supp = nil
 		}
+		left := new(atomic.Int32)
 		perDomain := map[string]*job{}
 		for j, r := range c.Recipients {
 			if s, ok := supp[r.Address]; ok {
-				outcomes[i][j] = outcome{dropped: "suppressed: " + s.Reason, done: true}
+				outs[j] = outcome{dropped: "suppressed: " + s.Reason, done: true}
 				continue
 			}
 			d := domainOf(r.Address)
 			jb := perDomain[d]
 			if jb == nil {
-				jb = &job{claim: c, body: body, out: outcomes[i]}
+				jb = &job{claim: c, body: body, out: outs, left: left}
 				perDomain[d] = jb
+				left.Add(1)
 				if byDomain[d] == nil {
 					order = append(order, d)
 				}
 				byDomain[d] = append(byDomain[d], jb)
 			}
 			jb.rcpts = append(jb.rcpts, j)
+		}
+		if len(perDomain) == 0 {
+			w.finish(ctx, c, outs)
 		}
 	}
 	var wg sync.WaitGroup
@@ -207,9 +224,6 @@ func (w *Worker) attempt(ctx context.Context, claims []store.Claim) {
 		}()
 	}
 	wg.Wait()
-	for i := range claims {
-		w.finish(ctx, &claims[i], outcomes[i])
-	}
 }
 
 func domainOf(addr string) string {
@@ -223,9 +237,7 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, jobs []*job) 
 	targets, res := resolveRoute(ctx, w.cfg.Resolver, domain, mrand.New(mrand.NewPCG(uint64(seed*(1<<53)), 1)))
 	if !res.OK() {
 		for _, jb := range jobs {
-			for _, j := range jb.rcpts {
-				jb.out[j] = outcome{res: res, done: true}
-			}
+			w.failJob(ctx, jb, res)
 		}
 		return
 	}
@@ -262,14 +274,14 @@ func (w *Worker) connectionLoop(ctx context.Context, targets []target, jobs <-ch
 			select {
 			case w.sem <- struct{}{}:
 			case <-ctx.Done():
-				w.failJob(jb, Temp("shutting down"))
+				w.failJob(ctx, jb, Temp("shutting down"))
 				continue
 			}
 			var res Result
 			conn, connHost, res = w.dial(ctx, targets)
 			if conn == nil {
 				<-w.sem
-				w.failJob(jb, res)
+				w.failJob(ctx, jb, res)
 				continue
 			}
 		}
@@ -286,6 +298,7 @@ func (w *Worker) connectionLoop(ctx context.Context, targets []target, jobs <-ch
 			}
 			jb.out[j] = outcome{res: r, remoteMTA: connHost, tls: info, done: true}
 		}
+		w.done(ctx, jb)
 		if err != nil {
 			conn.Close()
 			conn = nil
@@ -294,10 +307,11 @@ func (w *Worker) connectionLoop(ctx context.Context, targets []target, jobs <-ch
 	}
 }
 
-func (w *Worker) failJob(jb *job, res Result) {
+func (w *Worker) failJob(ctx context.Context, jb *job, res Result) {
 	for _, j := range jb.rcpts {
 		jb.out[j] = outcome{res: res, done: true}
 	}
+	w.done(ctx, jb)
 }
 
 // dial tries the targets in order until one gives a usable connection.
@@ -375,7 +389,9 @@ func (w *Worker) finish(ctx context.Context, c *store.Claim, outs []outcome) {
 	}
 	if err := w.cfg.Store.RecordAttempt(ctx, a); err != nil {
 		// The next attempt time is already saved: the message is retried.
-		w.cfg.Log.Error("record attempt", "msg_id", c.ID, "err", err)
+		if ctx.Err() == nil {
+			w.cfg.Log.Error("record attempt", "msg_id", c.ID, "err", err)
+		}
 		return
 	}
 	w.cfg.Log.Info("attempt", "msg_id", c.ID, "attempt", c.Attempts, "pending", pending, "bounced", len(bounced))
@@ -469,5 +485,3 @@ func (w *Worker) notice(ctx context.Context, c *store.Claim, rcpts []dsn.Recipie
 	}
 	return store.NewMessage{ID: id, UserID: c.UserID, From: "", Recipients: []string{c.From}, Body: body, CreatedAt: now}, true
 }
-
-var _ = netip.Addr{}

@@ -94,8 +94,8 @@ func TestDNSServerNXDomainAndNoData(t *testing.T) {
 	}{
 		{"nope.example.test.", dns.TypeA, dns.RcodeNameError},
 		{"other.test.", dns.TypeMX, dns.RcodeNameError},
-		{"mx1.example.test.", dns.TypeMX, dns.RcodeSuccess},  // exists with other types
-		{"deep.example.test.", dns.TypeA, dns.RcodeSuccess},  // empty non-terminal
+		{"mx1.example.test.", dns.TypeMX, dns.RcodeSuccess},   // exists with other types
+		{"deep.example.test.", dns.TypeA, dns.RcodeSuccess},   // empty non-terminal
 		{"b.deep.example.test.", dns.TypeA, dns.RcodeSuccess}, // empty non-terminal
 	}
 	for _, tt := range tests {
