@@ -8,6 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/postern/postern/internal/app"
+	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/store"
 )
 
 // cliEnv runs the CLI in-process against a fresh data directory.
@@ -126,4 +131,65 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func TestCLIQueueAndSuppression(t *testing.T) {
+	c := newCLI(t)
+	cfg := []string{"--config", c.config}
+	if code, _, errOut := c.run(nil, append(cfg, "user", "create", "acme")...); code != 0 {
+		t.Fatal(errOut)
+	}
+	// A message put in the queue the way the server does.
+	ctx := context.Background()
+	conf, err := config.Load(c.config, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Open(ctx, conf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := a.Store.UserByName(ctx, "acme")
+	err = a.Store.EnqueueBatch(ctx, []store.NewMessage{{ID: "0abc", UserID: u.ID, KeyID: "k1", From: "app@acme.test",
+		Recipients: []string{"a@x.test", "b@x.test"}, Body: []byte("Subject: x\r\n\r\nhi\r\n"), CreatedAt: time.Now()}})
+	a.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		args        []string
+		code        int
+		out, errOut string
+	}{
+		{[]string{"queue", "show", "0abc"}, 0, "state:    queued", ""},
+		{[]string{"queue", "show", "nope"}, 1, "", "not found"},
+		{[]string{"queue", "retry", "0abc"}, 0, "", "due now"},
+		{[]string{"queue", "drop", "0abc"}, 0, "", "dropped"},
+		{[]string{"queue", "drop", "0abc"}, 1, "", "not found"},
+		{[]string{"queue", "retry", "0abc"}, 1, "", "not found"},
+		{[]string{"suppression", "add", "Bad@Example.test", "--user", "acme", "--reason", "complained"}, 0, "", "bad@example.test"},
+		{[]string{"suppression", "add", "bad@example.test", "--user", "acme"}, 1, "", "already exists"},
+		{[]string{"suppression", "add", "not-an-address", "--user", "acme"}, 1, "", "not an email address"},
+		{[]string{"suppression", "add", "x@example.test"}, 2, "", "--user"},
+		{[]string{"suppression", "list", "--user", "acme"}, 0, "bad@example.test", ""},
+		{[]string{"suppression", "list", "--user", "nobody"}, 1, "", "not found"},
+		{[]string{"suppression", "remove", "bad@example.test", "--user", "acme"}, 0, "", "removed"},
+		{[]string{"suppression", "remove", "bad@example.test", "--user", "acme"}, 1, "", "not found"},
+	}
+	for _, s := range steps {
+		code, out, errOut := c.run(nil, append(cfg, s.args...)...)
+		if code != s.code || !strings.Contains(out, s.out) || !strings.Contains(errOut, s.errOut) {
+			t.Errorf("postern %v: exit %d, stdout %q, stderr %q; want exit %d, %q, %q", s.args, code, out, errOut, s.code, s.out, s.errOut)
+		}
+	}
+	_, show, _ := c.run(nil, append(cfg, "queue", "show", "0abc")...)
+	for _, want := range []string{"state:    done", "a@x.test  dropped  dropped by the operator", "processed", "dropped"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("queue show lacks %q:\n%s", want, show)
+		}
+	}
+	_, list, _ := c.run(nil, append(cfg, "suppression", "list", "--user", "acme")...)
+	if strings.TrimSpace(list) != "" {
+		t.Errorf("list after remove: %q", list)
+	}
 }

@@ -444,3 +444,29 @@ func TestTroubleIsTemporary(t *testing.T) {
 func mxOK(d *testenv.DNSServer) {
 	d.Add("t.test. 300 IN MX 10 mx.t.test.", "mx.t.test. 300 IN A 127.0.0.1")
 }
+
+func TestIPv6Destination(t *testing.T) {
+	e := newWorkerEnv(t, wopts{sink: testenv.SinkOptions{Listen: "[::1]:0"}})
+	e.dns.Add("six.test. 300 IN MX 10 mx.six.test.", "mx.six.test. 300 IN AAAA ::1")
+	id := e.enqueue("app@acme.test", "u@six.test")
+	e.round()
+	e.wantState(id, "u@six.test", store.RcptDelivered, "250")
+	if ev := e.events(id); !strings.Contains(ev[len(ev)-1].Detail, "mx.six.test [::1]") {
+		t.Errorf("not delivered over IPv6: %+v", ev[len(ev)-1])
+	}
+}
+
+func TestPerDestinationLimit(t *testing.T) {
+	e := newWorkerEnv(t, wopts{perDestination: 2})
+	e.dns.Add("many.test. 300 IN MX 10 mx.many.test.", "mx.many.test. 300 IN A 127.0.0.1")
+	for i := 0; i < 8; i++ {
+		e.enqueue("app@acme.test", fmt.Sprintf("u%d@many.test", i))
+	}
+	e.round()
+	if got := len(e.sink.Messages()); got != 8 {
+		t.Fatalf("%d delivered", got)
+	}
+	if c := e.sink.Connections(); c < 1 || c > 2 {
+		t.Fatalf("%d connections to one destination, limit 2", c)
+	}
+}

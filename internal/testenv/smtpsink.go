@@ -73,6 +73,7 @@ type SinkReply struct {
 // the keywords listed in Hide. SMTPUTF8 and STARTTLS are go-smtp's own
 // switches.
 type SinkOptions struct {
+	Listen     string   // loopback address to listen on; default "127.0.0.1:0" ("[::1]:0" for IPv6)
 	NoSTARTTLS bool     // do not offer STARTTLS
 	BreakTLS   bool     // accept STARTTLS, then answer the ClientHello with half a TLS record and close
 	Hide       []string // EHLO keywords not to advertise, e.g. "PIPELINING", "8BITMIME", "SIZE"
@@ -135,7 +136,11 @@ func StartSink(t testing.TB, opts SinkOptions) *Sink {
 	if err != nil {
 		t.Fatalf("sink: certificate: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	listen := opts.Listen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		t.Fatalf("sink: listen: %v", err)
 	}
