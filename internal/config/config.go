@@ -148,7 +148,7 @@ func Default() Config {
 			MaxErrors:       10,
 			ShutdownTimeout: Duration{30 * time.Second},
 		},
-		HTTP:     HTTP{Listen: "127.0.0.1:8025"},
+		HTTP: HTTP{Listen: "127.0.0.1:8025"},
 		Delivery: Delivery{
 			Port:           25,
 			Concurrency:    20,
