@@ -31,6 +31,14 @@ var adminCommands = map[string]adminCommand{
 	"suppression list":   suppressionList,
 	"suppression add":    suppressionAdd,
 	"suppression remove": suppressionRemove,
+
+	"user suspend": userSuspend,
+	"user resume":  userResume,
+	"user show":    userShow,
+	"user set":     userSet,
+	"ip allow":     ipAllow,
+	"ip remove":    ipRemove,
+	"ip list":      ipList,
 }
 
 func userCreate(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
@@ -75,6 +83,7 @@ func apikeyCreate(ctx context.Context, a *app.App, args []string, stdout, stderr
 	user := fs.String("user", "", "owner of the key (required)")
 	label := fs.String("name", "", "a label for the key")
 	scopes := fs.String("scopes", account.ScopeMailSend, "comma-separated scopes")
+	allowIP := fs.String("allow-ip", "", "comma-separated addresses or CIDR prefixes the key may be used from")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -89,12 +98,19 @@ func apikeyCreate(ctx context.Context, a *app.App, args []string, stdout, stderr
 	if err != nil {
 		return err
 	}
-	key, rec, err := a.Accounts.CreateKey(ctx, *user, *label, sc)
+	ips, err := account.ParsePrefixes(*allowIP)
+	if err != nil {
+		return err
+	}
+	key, rec, err := a.Accounts.CreateKey(ctx, *user, *label, sc, ips...)
 	if err != nil {
 		return friendly(err, "user", *user)
 	}
 	fmt.Fprintf(stderr, "created API key %s for %s (scopes %s); it is shown once, store it now\n",
 		rec.ID, rec.UserName, strings.Join(rec.Scopes, ","))
+	if len(rec.AllowIPs) > 0 {
+		fmt.Fprintf(stderr, "it may be used only from %s\n", strings.Join(rec.AllowIPs, ", "))
+	}
 	fmt.Fprintln(stdout, key)
 	return nil
 }
@@ -124,7 +140,11 @@ func apikeyList(ctx context.Context, a *app.App, args []string, stdout, stderr i
 		if k.Revoked() {
 			state = "revoked " + stamp(k.RevokedAt)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.UserName, orDash(k.Name), strings.Join(k.Scopes, ","), state, stamp(k.CreatedAt))
+		allow := "any"
+		if len(k.AllowIPs) > 0 {
+			allow = strings.Join(k.AllowIPs, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\tfrom=%s\n", k.ID, k.UserName, orDash(k.Name), strings.Join(k.Scopes, ","), state, stamp(k.CreatedAt), allow)
 	}
 	return tw.Flush()
 }

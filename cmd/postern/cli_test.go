@@ -193,3 +193,47 @@ func TestCLIQueueAndSuppression(t *testing.T) {
 		t.Errorf("list after remove: %q", list)
 	}
 }
+
+func TestCLIAbuseControls(t *testing.T) {
+	c := newCLI(t)
+	cfg := []string{"--config", c.config}
+	steps := []struct {
+		args        []string
+		code        int
+		out, errOut string
+	}{
+		{[]string{"user", "create", "acme"}, 0, "", ""},
+		{[]string{"user", "create", "shop", "--parent", "acme"}, 0, "", ""},
+		{[]string{"ip", "allow", "192.0.2.7/24", "--user", "acme"}, 0, "", "allowed 192.0.2.0/24"},
+		{[]string{"ip", "allow", "2001:db8::1", "--user", "acme"}, 0, "", "2001:db8::1/128"},
+		{[]string{"ip", "allow", "192.0.2.0/24", "--user", "acme"}, 1, "", "already exists"},
+		{[]string{"ip", "allow", "not-an-ip", "--user", "acme"}, 1, "", "not an IP address"},
+		{[]string{"ip", "allow", "10.0.0.0/8", "--user", "shop"}, 1, "", "belong to the account"},
+		{[]string{"ip", "list", "--user", "acme"}, 0, "192.0.2.0/24\n2001:db8::1/128\n", ""},
+		{[]string{"ip", "remove", "192.0.2.0/24", "--user", "acme"}, 0, "", "removed"},
+		{[]string{"ip", "remove", "192.0.2.0/24", "--user", "acme"}, 1, "", "not found"},
+		{[]string{"user", "show", "shop"}, 0, "allowed from:     2001:db8::1/128 (the account acme's list)", ""},
+		{[]string{"apikey", "create", "--user", "shop", "--allow-ip", "198.51.100.0/24,bad"}, 1, "", "not an IP address"},
+		{[]string{"user", "suspend", "shop", "--reason", "spam complaints"}, 0, "", "suspended shop"},
+		{[]string{"user", "show", "shop"}, 0, "spam complaints", ""},
+		{[]string{"user", "resume", "shop"}, 0, "", "resumed"},
+		{[]string{"user", "suspend", "nobody"}, 1, "", "not found"},
+		{[]string{"user", "set", "shop", "--originating-ip", "off"}, 0, "", "off"},
+		{[]string{"user", "show", "shop"}, 0, "x-originating-ip: off", ""},
+		{[]string{"user", "set", "shop", "--originating-ip", "maybe"}, 2, "", "on or off"},
+	}
+	for _, s := range steps {
+		code, out, errOut := c.run(nil, append(cfg, s.args...)...)
+		if code != s.code || !strings.Contains(out, s.out) || !strings.Contains(errOut, s.errOut) {
+			t.Errorf("postern %v: exit %d, stdout %q, stderr %q; want exit %d, %q, %q", s.args, code, out, errOut, s.code, s.out, s.errOut)
+		}
+	}
+	code, out, errOut := c.run(nil, append(cfg, "apikey", "create", "--user", "shop", "--allow-ip", "198.51.100.7, 2001:db8::/32")...)
+	if code != 0 || !keyRE.MatchString(out) || !strings.Contains(errOut, "198.51.100.7/32, 2001:db8::/32") {
+		t.Fatalf("apikey create --allow-ip: %d %q %q", code, out, errOut)
+	}
+	_, list, _ := c.run(nil, append(cfg, "apikey", "list", "--user", "shop")...)
+	if !strings.Contains(list, "from=198.51.100.7/32,2001:db8::/32") {
+		t.Errorf("apikey list: %q", list)
+	}
+}

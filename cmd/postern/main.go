@@ -21,9 +21,13 @@ Commands:
   serve                                   run every listener and the queue
   user create NAME [--parent NAME]        create an account, or a subuser of one
   user list                               NAME PARENT CREATED, one user per line
-  apikey create --user NAME [--name LABEL] [--scopes mail.send,...]
+  user show NAME                          a user's settings, allow-list and keys
+  user suspend NAME [--reason TEXT]       refuse the user's keys at once
+  user resume NAME
+  user set NAME --originating-ip on|off   send X-Originating-IP (default on)
+  apikey create --user NAME [--name LABEL] [--scopes mail.send,...] [--allow-ip CIDR,...]
                                           print a new API key (shown once) on stdout
-  apikey list [--user NAME]               ID USER NAME SCOPES STATE CREATED, one key per line
+  apikey list [--user NAME]               ID USER NAME SCOPES STATE CREATED from=ALLOWED, one key per line
   apikey revoke ID                        revoke a key at once
   queue list                              ID USER KEY FROM RCPTS SIZE STATE TIME
   queue show ID                           a message, its recipients and its history
@@ -32,6 +36,9 @@ Commands:
   suppression list --user NAME            ADDRESS REASON TIME, one per line
   suppression add ADDRESS --user NAME [--reason TEXT]
   suppression remove ADDRESS --user NAME
+  ip allow CIDR --user ACCOUNT            allow-list for the account and its subusers
+  ip remove CIDR --user ACCOUNT
+  ip list --user ACCOUNT
 
 --config FILE may come before or after the command; POSTERN_CONFIG names it
 too. Without a file Postern runs on its embedded default (./postern-data,

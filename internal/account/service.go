@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -83,7 +84,7 @@ func (s *Service) CreateUser(ctx context.Context, name, parent string) (store.Us
 // CreateKey makes a new API key for the user userName, stores its hash and
 // returns the key — to be shown once, never stored or logged — with its
 // record. scopes are checked and deduplicated; none means mail.send.
-func (s *Service) CreateKey(ctx context.Context, userName, label string, scopes []string) (key string, rec store.APIKey, err error) {
+func (s *Service) CreateKey(ctx context.Context, userName, label string, scopes []string, allowIPs ...netip.Prefix) (key string, rec store.APIKey, err error) {
 	if err := validLabel(label); err != nil {
 		return "", store.APIKey{}, err
 	}
@@ -108,6 +109,7 @@ func (s *Service) CreateKey(ctx context.Context, userName, label string, scopes 
 			Scopes:    scopes,
 			Hash:      HashKey(key),
 			CreatedAt: s.now(),
+			AllowIPs:  prefixStrings(allowIPs),
 		}
 		err = s.Store.CreateAPIKey(ctx, rec)
 		if errors.Is(err, store.ErrExists) {

@@ -18,6 +18,7 @@ type memStore struct {
 	// The account service never touches delivery state; calling any of
 	// those methods on the fake panics on the nil interface.
 	store.DeliveryStore
+	store.AbuseStore
 
 	mu     sync.Mutex
 	nextID int64

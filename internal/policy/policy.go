@@ -14,6 +14,8 @@ import (
 // Tx is what is known of a transaction when the hook is asked.
 type Tx struct {
 	Key        store.APIKey
+	User       store.User // the key's user
+	Account    store.User // its top-level account (== User for an account)
 	ClientIP   netip.Addr
 	Helo       string
 	From       string

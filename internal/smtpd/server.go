@@ -11,11 +11,13 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/postern/postern/internal/account"
 	"github.com/postern/postern/internal/policy"
 	"github.com/postern/postern/internal/store"
 )
@@ -47,6 +49,8 @@ func (m Mode) String() string {
 // Authenticator checks API keys (internal/account.Service).
 type Authenticator interface {
 	Authenticate(ctx context.Context, username, password string) (store.APIKey, error)
+	// Admit checks suspension and IP allow-lists for a key used from ip.
+	Admit(ctx context.Context, key store.APIKey, ip netip.Addr) (account.Principal, error)
 	Recheck(ctx context.Context, keyID string) (store.APIKey, error)
 }
 

@@ -42,8 +42,9 @@ type session struct {
 	log      *slog.Logger
 	clientIP netip.Addr
 
-	key *store.APIKey // set by a successful AUTH
-	tx  *policy.Tx    // open transaction, or nil
+	key       *store.APIKey     // set by a successful AUTH
+	principal account.Principal // who the key acts for
+	tx        *policy.Tx        // open transaction, or nil
 }
 
 var (
@@ -132,12 +133,22 @@ func (s *session) login(authzid, user, pass string) error {
 		return s.refuse(smtperr.New(smtperr.C535AuthInvalid, smtperr.SecBadCredentials, textAuthzid))
 	}
 	key, err := s.srv.cfg.Accounts.Authenticate(context.Background(), user, pass)
-	switch {
-	case err == nil:
-		s.key = &key
+	if err == nil {
+		p, err := s.srv.cfg.Accounts.Admit(context.Background(), key, s.clientIP)
+		if err != nil {
+			if refusal := admitRefusal(err, smtperr.C535AuthInvalid, "Authentication refused: ", s.clientIP); refusal != nil {
+				s.log.Info("auth failed", "user", logUser, "key_id", key.ID, "reason", admitReason(err))
+				return s.refuse(refusal)
+			}
+			s.log.Error("auth admit", "err", err)
+			return s.refuse(smtperr.New(smtperr.C454TempAuthFailure, smtperr.SecTempSecurity, "Temporary authentication failure (session "+s.id+")"))
+		}
+		s.key, s.principal = &key, p
 		s.log = s.log.With("key_id", key.ID, "user", key.UserName)
 		s.log.Info("auth ok")
 		return nil
+	}
+	switch {
 	case errors.Is(err, account.ErrScope):
 		s.log.Info("auth failed", "user", logUser, "key_id", keyID, "reason", "scope")
 		return s.refuse(smtperr.New(smtperr.C535AuthInvalid, smtperr.SecBadCredentials, textNoScope))
@@ -147,6 +158,26 @@ func (s *session) login(authzid, user, pass string) error {
 	}
 	s.log.Error("auth lookup", "err", err)
 	return s.refuse(smtperr.New(smtperr.C454TempAuthFailure, smtperr.SecTempSecurity, "Temporary authentication failure (session "+s.id+")"))
+}
+
+// admitRefusal is the reply for a key that is valid but may not be used
+// now (RFC 4954 §6: 535 5.7.1 at AUTH; 550 5.7.1 at MAIL), or nil when err
+// is not such a refusal.
+func admitRefusal(err error, code smtperr.Code, prefix string, ip netip.Addr) *smtperr.Error {
+	switch {
+	case errors.Is(err, account.ErrSuspended):
+		return smtperr.New(code, smtperr.SecPolicyUnauthorized, prefix+"this account is suspended; contact the operator")
+	case errors.Is(err, account.ErrIPNotAllowed):
+		return smtperr.New(code, smtperr.SecPolicyUnauthorized, prefix+"your client address "+ip.String()+" is not allowed to use this API key")
+	}
+	return nil
+}
+
+func admitReason(err error) string {
+	if errors.Is(err, account.ErrSuspended) {
+		return "suspended"
+	}
+	return "ip not allowed"
 }
 
 func reason(err error) string {
@@ -176,7 +207,15 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		case err != nil:
 			return s.internal("recheck key", err)
 		}
-		s.key = &key
+		p, err := s.srv.cfg.Accounts.Admit(context.Background(), key, s.clientIP)
+		if err != nil {
+			if refusal := admitRefusal(err, smtperr.C550MailboxUnavailable, "", s.clientIP); refusal != nil {
+				s.log.Info("mail refused", "reason", admitReason(err))
+				return s.refuse(refusal)
+			}
+			return s.internal("admit key", err)
+		}
+		s.key, s.principal = &key, p
 	}
 	if from != "" && !validAddress(from) {
 		return s.refuse(smtperr.New(smtperr.C501ArgumentSyntax, smtperr.Enhanced{5, 1, 7}, "Bad sender address syntax: the domain must be a host name or an address literal"))
@@ -190,7 +229,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	tx := &policy.Tx{ClientIP: s.clientIP, Helo: s.conn.Hostname(), From: from}
 	if s.key != nil {
-		tx.Key = *s.key
+		tx.Key, tx.User, tx.Account = *s.key, s.principal.User, s.principal.Account
 	}
 	if err := s.srv.cfg.Policy.Mail(context.Background(), tx); err != nil {
 		s.guard.setBusy(false)
@@ -261,9 +300,13 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		return s.internal("queue id", err)
 	}
+	origIP := s.clientIP
+	if s.key != nil && s.principal.User.HideOriginatingIP {
+		origIP = netip.Addr{} // the user opted out of X-Originating-IP
+	}
 	msg, err := message.Prepare(body, message.Stamp{
 		Received:      message.Received(s.trace(id, now)),
-		OriginatingIP: s.clientIP,
+		OriginatingIP: origIP,
 		Hostname:      s.srv.cfg.Hostname,
 		Now:           now,
 		Rand:          s.srv.cfg.Rand,

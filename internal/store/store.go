@@ -26,7 +26,15 @@ type User struct {
 	ParentID   int64
 	ParentName string
 	CreatedAt  time.Time
+
+	SuspendedAt   time.Time // zero unless suspended
+	SuspendReason string
+	// HideOriginatingIP is the user's opt-out of X-Originating-IP.
+	HideOriginatingIP bool
 }
+
+// Suspended reports whether the user is suspended.
+func (u User) Suspended() bool { return !u.SuspendedAt.IsZero() }
 
 // APIKey is the stored form of an API key: never the secret, only its hash.
 type APIKey struct {
@@ -38,6 +46,9 @@ type APIKey struct {
 	Hash      []byte
 	CreatedAt time.Time
 	RevokedAt time.Time // zero while the key is valid
+	// AllowIPs restricts where the key may be used from: CIDR prefixes in
+	// canonical form. Empty: anywhere (the account's list still applies).
+	AllowIPs []string
 }
 
 // Revoked reports whether the key has been revoked.
@@ -98,6 +109,7 @@ type Store interface {
 	MessageBody(ctx context.Context, id string) ([]byte, error)
 
 	DeliveryStore
+	AbuseStore
 
 	Close() error
 }

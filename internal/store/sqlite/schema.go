@@ -72,6 +72,17 @@ var migrations = []string{
 		created_at BIGINT  NOT NULL,
 		PRIMARY KEY (user_id, address)
 	);`,
+	// 3: abuse controls — suspension, privacy switch, IP allow-lists.
+	`ALTER TABLE users ADD COLUMN suspended_at BIGINT;
+	ALTER TABLE users ADD COLUMN suspend_reason TEXT NOT NULL DEFAULT '';
+	ALTER TABLE users ADD COLUMN hide_originating_ip INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE api_keys ADD COLUMN allow_ips TEXT NOT NULL DEFAULT '';
+	CREATE TABLE ip_allowlist (
+		account_id INTEGER NOT NULL REFERENCES users(id),
+		prefix     TEXT    NOT NULL,
+		created_at BIGINT  NOT NULL,
+		PRIMARY KEY (account_id, prefix)
+	);`,
 }
 
 // migrate brings the database up to len(migrations), each migration in its

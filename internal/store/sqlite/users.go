@@ -11,7 +11,7 @@ import (
 	"github.com/postern/postern/internal/store"
 )
 
-const userColumns = `u.id, u.name, u.parent_id, p.name, u.created_at
+const userColumns = `u.id, u.name, u.parent_id, p.name, u.created_at, u.suspended_at, u.suspend_reason, u.hide_originating_ip
 	FROM users u LEFT JOIN users p ON p.id = u.parent_id`
 
 // rowScanner is what *sql.Row and *sql.Rows share.
@@ -25,10 +25,16 @@ func scanUser(row rowScanner) (store.User, error) {
 		parentID   sql.NullInt64
 		parentName sql.NullString
 		created    int64
+		suspended  sql.NullInt64
+		hide       int
 	)
-	if err := row.Scan(&u.ID, &u.Name, &parentID, &parentName, &created); err != nil {
+	if err := row.Scan(&u.ID, &u.Name, &parentID, &parentName, &created, &suspended, &u.SuspendReason, &hide); err != nil {
 		return store.User{}, err
 	}
+	if suspended.Valid {
+		u.SuspendedAt = fromMicros(suspended.Int64)
+	}
+	u.HideOriginatingIP = hide != 0
 	u.ParentID, u.ParentName = parentID.Int64, parentName.String
 	u.CreatedAt = fromMicros(created)
 	return u, nil
@@ -151,16 +157,16 @@ func (db *DB) CreateAPIKey(ctx context.Context, k store.APIKey) error {
 		revoked = sql.NullInt64{Int64: micros(k.RevokedAt), Valid: true}
 	}
 	_, err = db.w.ExecContext(ctx,
-		`INSERT INTO api_keys (id, user_id, name, scopes, hash, created_at, revoked_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.UserID, k.Name, scopes, hash, micros(k.CreatedAt), revoked)
+		`INSERT INTO api_keys (id, user_id, name, scopes, hash, created_at, revoked_at, allow_ips)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.UserID, k.Name, scopes, hash, micros(k.CreatedAt), revoked, strings.Join(k.AllowIPs, ","))
 	if err != nil {
 		return fmt.Errorf("sqlite: create api key %s for user %d: %w", k.ID, k.UserID, mapErr(err))
 	}
 	return nil
 }
 
-const keyColumns = `k.id, k.user_id, u.name, k.name, k.scopes, k.hash, k.created_at, k.revoked_at
+const keyColumns = `k.id, k.user_id, u.name, k.name, k.scopes, k.hash, k.created_at, k.revoked_at, k.allow_ips
 	FROM api_keys k JOIN users u ON u.id = k.user_id`
 
 func scanKey(row rowScanner) (store.APIKey, error) {
@@ -169,11 +175,13 @@ func scanKey(row rowScanner) (store.APIKey, error) {
 		scopes  string
 		created int64
 		revoked sql.NullInt64
+		allow   string
 	)
-	if err := row.Scan(&k.ID, &k.UserID, &k.UserName, &k.Name, &scopes, &k.Hash, &created, &revoked); err != nil {
+	if err := row.Scan(&k.ID, &k.UserID, &k.UserName, &k.Name, &scopes, &k.Hash, &created, &revoked, &allow); err != nil {
 		return store.APIKey{}, err
 	}
 	k.Scopes = splitScopes(scopes)
+	k.AllowIPs = splitScopes(allow)
 	k.CreatedAt = fromMicros(created)
 	if revoked.Valid {
 		k.RevokedAt = fromMicros(revoked.Int64)

@@ -59,6 +59,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RecordAttempt", testRecordAttempt},
 		{"RetryAndDrop", testRetryAndDrop},
 		{"Suppressions", testSuppressions},
+		{"SuspendAndPrivacy", testSuspendAndPrivacy},
+		{"AllowedIPs", testAllowedIPs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

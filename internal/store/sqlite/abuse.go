@@ -1,0 +1,79 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/postern/postern/internal/store"
+)
+
+// SetSuspended suspends (at non-zero) or resumes (at zero) the named user.
+func (db *DB) SetSuspended(ctx context.Context, name string, at time.Time, reason string) error {
+	var v any
+	if !at.IsZero() {
+		v = micros(at)
+	} else {
+		reason = ""
+	}
+	return db.updateUser(ctx, name, `UPDATE users SET suspended_at = ?, suspend_reason = ? WHERE name = ?`, v, reason, name)
+}
+
+// SetHideOriginatingIP sets the user's X-Originating-IP opt-out.
+func (db *DB) SetHideOriginatingIP(ctx context.Context, name string, hide bool) error {
+	v := 0
+	if hide {
+		v = 1
+	}
+	return db.updateUser(ctx, name, `UPDATE users SET hide_originating_ip = ? WHERE name = ?`, v, name)
+}
+
+func (db *DB) updateUser(ctx context.Context, name, query string, args ...any) error {
+	res, err := db.w.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: update user %q: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: update user %q: %w", name, store.ErrNotFound)
+	}
+	return nil
+}
+
+// AddAllowedIP adds prefix to the account's allow-list.
+func (db *DB) AddAllowedIP(ctx context.Context, accountID int64, prefix string, at time.Time) error {
+	if _, err := db.w.ExecContext(ctx, `INSERT INTO ip_allowlist (account_id, prefix, created_at) VALUES (?, ?, ?)`,
+		accountID, prefix, micros(at)); err != nil {
+		return fmt.Errorf("sqlite: allow %s: %w", prefix, mapErr(err))
+	}
+	return nil
+}
+
+// RemoveAllowedIP removes prefix; store.ErrNotFound if it is not listed.
+func (db *DB) RemoveAllowedIP(ctx context.Context, accountID int64, prefix string) error {
+	res, err := db.w.ExecContext(ctx, `DELETE FROM ip_allowlist WHERE account_id = ? AND prefix = ?`, accountID, prefix)
+	if err != nil {
+		return fmt.Errorf("sqlite: disallow %s: %w", prefix, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: disallow %s: %w", prefix, store.ErrNotFound)
+	}
+	return nil
+}
+
+// AllowedIPs lists the account's prefixes in the order they were added.
+func (db *DB) AllowedIPs(ctx context.Context, accountID int64) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT prefix FROM ip_allowlist WHERE account_id = ? ORDER BY created_at, prefix`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: allowed ips: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, fmt.Errorf("sqlite: allowed ips: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
