@@ -20,6 +20,7 @@ import (
 	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/delivery"
 	"github.com/postern/postern/internal/dnsres"
+	"github.com/postern/postern/internal/lockout"
 	"github.com/postern/postern/internal/queue"
 	"github.com/postern/postern/internal/smtpd"
 	"github.com/postern/postern/internal/store"
@@ -124,6 +125,15 @@ func (a *App) Start() (*Running, error) {
 		Accounts:        a.Accounts,
 		Queue:           q,
 		Logger:          a.Log,
+		Lockout: lockout.New(lockout.Config{
+			PerIP:      cfg.SMTP.LockoutFailures,
+			PerKey:     cfg.SMTP.LockoutFailures,
+			Window:     time.Minute,
+			Backoff:    cfg.SMTP.LockoutBackoff.Duration,
+			MaxBackoff: cfg.SMTP.LockoutMax.Duration,
+		}),
+		Conns:            lockout.NewConns(cfg.SMTP.MaxConnectionsPerIP, cfg.SMTP.MaxConnections),
+		AuthFailureDelay: cfg.SMTP.AuthFailureDelay.Duration,
 	})
 
 	type bound struct {

@@ -43,6 +43,7 @@ type Config struct {
 	HTTP     HTTP     `toml:"http"`
 	DNS      DNS      `toml:"dns"`
 	Delivery Delivery `toml:"delivery"`
+	Spam     Spam     `toml:"spam"`
 }
 
 // Store chooses the storage back end.
@@ -79,6 +80,32 @@ type SMTP struct {
 	MaxErrors int `toml:"max_errors"`
 	// ShutdownTimeout bounds how long a graceful stop waits for sessions.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// MaxConnections bounds connections in all; MaxConnectionsPerIP those
+	// from one IPv4 address or IPv6 /64.
+	MaxConnections      int `toml:"max_connections"`
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+	// LockoutFailures failed AUTHs per minute from one client (or against
+	// one key id) lock that client out for LockoutBackoff, doubling on
+	// repetition up to LockoutMax.
+	LockoutFailures int      `toml:"lockout_failures"`
+	LockoutBackoff  Duration `toml:"lockout_backoff"`
+	LockoutMax      Duration `toml:"lockout_max"`
+	// AuthFailureDelay: every failed AUTH is answered this long after it
+	// began, whatever the cause, so timing tells a guesser nothing.
+	AuthFailureDelay Duration `toml:"auth_failure_delay"`
+}
+
+// Spam configures outbound spam scanning.
+type Spam struct {
+	// RspamdURL, when set, is asked about every message (its /checkv2).
+	RspamdURL string `toml:"rspamd_url"`
+	// Timeout bounds each rspamd request.
+	Timeout Duration `toml:"timeout"`
+	// FailOpen: when rspamd is down or slow, accept on the built-in
+	// verdict (true) or refuse temporarily (false).
+	FailOpen bool `toml:"fail_open"`
+	// Threshold of the built-in scanner's score for rejection.
+	Threshold float64 `toml:"threshold"`
 }
 
 // HTTP configures the HTTP listener (API, console, /metrics, /healthz).
@@ -147,7 +174,15 @@ func Default() Config {
 			WriteTimeout:    Duration{time.Minute},
 			MaxErrors:       10,
 			ShutdownTimeout: Duration{30 * time.Second},
+
+			MaxConnections:      1000,
+			MaxConnectionsPerIP: 20,
+			LockoutFailures:     10,
+			LockoutBackoff:      Duration{time.Minute},
+			LockoutMax:          Duration{time.Hour},
+			AuthFailureDelay:    Duration{500 * time.Millisecond},
 		},
+		Spam: Spam{Timeout: Duration{10 * time.Second}, FailOpen: true, Threshold: 5},
 		HTTP: HTTP{Listen: "127.0.0.1:8025"},
 		Delivery: Delivery{
 			Port:           25,
@@ -289,6 +324,9 @@ func (c Config) Validate() error {
 		{"smtp.write_timeout", c.SMTP.WriteTimeout},
 		{"smtp.shutdown_timeout", c.SMTP.ShutdownTimeout},
 		{"delivery.retry_first", c.Delivery.RetryFirst},
+		{"smtp.lockout_backoff", c.SMTP.LockoutBackoff},
+		{"smtp.lockout_max", c.SMTP.LockoutMax},
+		{"spam.timeout", c.Spam.Timeout},
 		{"delivery.give_up_after", c.Delivery.GiveUpAfter},
 		{"delivery.delay_notice", c.Delivery.DelayNotice},
 	} {
@@ -312,6 +350,24 @@ func (c Config) Validate() error {
 	}
 	if p := c.Delivery.Port; p < 1 || p > 65535 {
 		bad("delivery.port", "%d: must be between 1 and 65535", p)
+	}
+	if n := c.SMTP.MaxConnections; n < 1 {
+		bad("smtp.max_connections", "%d: must be at least 1", n)
+	}
+	if n := c.SMTP.MaxConnectionsPerIP; n < 1 || n > c.SMTP.MaxConnections {
+		bad("smtp.max_connections_per_ip", "%d: must be between 1 and smtp.max_connections", n)
+	}
+	if c.SMTP.LockoutFailures < 1 {
+		bad("smtp.lockout_failures", "%d: must be at least 1", c.SMTP.LockoutFailures)
+	}
+	if d := c.SMTP.AuthFailureDelay.Duration; d < 0 || d > 10*time.Second {
+		bad("smtp.auth_failure_delay", "%s: must be between 0 and 10s", c.SMTP.AuthFailureDelay)
+	}
+	if c.Spam.RspamdURL != "" && !strings.HasPrefix(c.Spam.RspamdURL, "http://") && !strings.HasPrefix(c.Spam.RspamdURL, "https://") {
+		bad("spam.rspamd_url", "%q: must be an http:// or https:// URL", c.Spam.RspamdURL)
+	}
+	if c.Spam.Threshold <= 0 {
+		bad("spam.threshold", "%v: must be greater than zero", c.Spam.Threshold)
 	}
 	if n := c.Delivery.Concurrency; n < 1 || n > 10000 {
 		bad("delivery.concurrency", "%d: must be between 1 and 10000", n)

@@ -70,7 +70,8 @@ func settable(t reflect.Type) bool {
 	switch t.Kind() {
 	case reflect.String, reflect.Bool,
 		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float64:
 		return true
 	case reflect.Slice:
 		return t.Elem().Kind() != reflect.Slice && settable(t.Elem())
@@ -142,6 +143,12 @@ func setText(f reflect.Value, s string) error {
 			return numError(s, err)
 		}
 		f.SetUint(n)
+	case reflect.Float64:
+		x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		f.SetFloat(x)
 	case reflect.Slice:
 		var items []string
 		if strings.TrimSpace(s) != "" {

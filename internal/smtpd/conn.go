@@ -2,8 +2,11 @@ package smtpd
 
 import (
 	"crypto/tls"
+	"io"
 	"net"
+	"net/netip"
 	"sync"
+	"time"
 )
 
 // guardConn wraps every accepted connection. It lets the server close a
@@ -21,6 +24,7 @@ type guardConn struct {
 	closeAfter bool // close once the next write completes
 	closed     bool
 	errors     int
+	release    func() // gives the connection slot back
 }
 
 func (c *guardConn) Write(p []byte) (int, error) {
@@ -40,7 +44,12 @@ func (c *guardConn) Write(p []byte) (int, error) {
 func (c *guardConn) Close() error {
 	c.mu.Lock()
 	c.closed = true
+	release := c.release
+	c.release = nil
 	c.mu.Unlock()
+	if release != nil {
+		release()
+	}
 	c.srv.untrack(c)
 	return c.Conn.Close()
 }
@@ -106,13 +115,43 @@ type guardListener struct {
 }
 
 func (l *guardListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		g := &guardConn{Conn: c, srv: l.srv, mode: l.mode, id: l.srv.newSessionID()}
+		if conns := l.srv.cfg.Conns; conns != nil {
+			ip := remoteIP(c)
+			release, ok, reason := conns.Acquire(ip)
+			if !ok {
+				l.srv.cfg.Logger.Info("connection refused", "ip", ip.String(), "reason", reason)
+				go refuseConn(c, l.mode, reason)
+				continue
+			}
+			g.release = release
+		}
+		l.srv.track(g)
+		return g, nil
 	}
-	g := &guardConn{Conn: c, srv: l.srv, mode: l.mode, id: l.srv.newSessionID()}
-	l.srv.track(g)
-	return g, nil
+}
+
+// refuseConn answers a connection over the limits with 421 (RFC 5321
+// §3.8) where the protocol is still plain text, and closes it.
+func refuseConn(c net.Conn, mode Mode, reason string) {
+	defer c.Close()
+	if mode == Submissions {
+		return // the client speaks TLS first: a plain reply would be noise
+	}
+	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "421 4.7.0 "+reason+", try again later\r\n")
+}
+
+func remoteIP(c net.Conn) netip.Addr {
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 // countError records a refused command and returns the count so far.

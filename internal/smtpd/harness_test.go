@@ -22,6 +22,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/postern/postern/internal/account"
+	"github.com/postern/postern/internal/lockout"
 	"github.com/postern/postern/internal/queue"
 	"github.com/postern/postern/internal/smtpd"
 	"github.com/postern/postern/internal/store"
@@ -50,6 +51,9 @@ type envOptions struct {
 	maxErrors  int
 	readTimout time.Duration
 	enqueuer   smtpd.Enqueuer // replaces the real queue when set
+	lockout    *lockout.Tracker
+	conns      *lockout.Conns
+	authDelay  time.Duration
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -98,16 +102,19 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	logs := &syncBuffer{}
 	srv := smtpd.New(smtpd.Config{
-		Hostname:        "mx.postern.test",
-		TLS:             tlsconf.Server(cert),
-		MaxMessageBytes: o.maxBytes,
-		MaxRecipients:   o.maxRcpts,
-		ReadTimeout:     o.readTimout,
-		WriteTimeout:    10 * time.Second,
-		MaxErrors:       o.maxErrors,
-		Accounts:        accts,
-		Queue:           enq,
-		Logger:          slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Hostname:         "mx.postern.test",
+		TLS:              tlsconf.Server(cert),
+		MaxMessageBytes:  o.maxBytes,
+		MaxRecipients:    o.maxRcpts,
+		ReadTimeout:      o.readTimout,
+		WriteTimeout:     10 * time.Second,
+		MaxErrors:        o.maxErrors,
+		Accounts:         accts,
+		Queue:            enq,
+		Lockout:          o.lockout,
+		Conns:            o.conns,
+		AuthFailureDelay: o.authDelay,
+		Logger:           slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	e := &env{t: t, store: st, accounts: accts, srv: srv, addr: map[smtpd.Mode]string{},
 		client: &tls.Config{RootCAs: pool, ServerName: "mx.postern.test"}, logs: logs, key: key, keyID: rec.ID}
@@ -219,6 +226,19 @@ type raw struct {
 	t    testing.TB
 	conn net.Conn
 	r    *bufio.Reader
+}
+
+// dialFrom opens an implicit-TLS go-smtp client from a chosen loopback
+// source address (127.0.0.0/8 is all local on Linux).
+func (e *env) dialFrom(src string) (*smtp.Client, error) {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", e.addr[smtpd.Submissions], e.client)
+	if err != nil {
+		return nil, err
+	}
+	c := smtp.NewClient(conn)
+	e.t.Cleanup(func() { c.Close() })
+	return c, nil
 }
 
 // dialRaw opens an implicit-TLS connection and reads the greeting.

@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/postern/postern/internal/account"
+	"github.com/postern/postern/internal/lockout"
 	"github.com/postern/postern/internal/policy"
 	"github.com/postern/postern/internal/store"
 )
@@ -73,10 +74,16 @@ type Config struct {
 
 	Accounts Authenticator
 	Queue    Enqueuer
-	Policy   policy.Hook // nil: policy.Allow
-	Logger   *slog.Logger
-	Now      func() time.Time // nil: time.Now
-	Rand     io.Reader        // nil: crypto/rand
+	// Lockout, when set, refuses AUTH from clients that failed too often.
+	Lockout *lockout.Tracker
+	// Conns, when set, bounds connections per client and in all.
+	Conns *lockout.Conns
+	// AuthFailureDelay: a failed AUTH is answered this long after it began.
+	AuthFailureDelay time.Duration
+	Policy           policy.Hook // nil: policy.Allow
+	Logger           *slog.Logger
+	Now              func() time.Time // nil: time.Now
+	Rand             io.Reader        // nil: crypto/rand
 }
 
 // MaxLineLength is the engine's hard line limit: twice RFC 5321's 1000

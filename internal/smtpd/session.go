@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/postern/postern/internal/account"
+	"github.com/postern/postern/internal/lockout"
 	"github.com/postern/postern/internal/message"
 	"github.com/postern/postern/internal/policy"
 	"github.com/postern/postern/internal/queue"
@@ -58,10 +58,7 @@ func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 		// Only connections from our own listeners are served.
 		return nil, &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Service not available"}
 	}
-	var ip netip.Addr
-	if ta, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok {
-		ip = ta.AddrPort().Addr().Unmap()
-	}
+	ip := remoteIP(c.Conn())
 	_, isTLS := c.TLSConnectionState()
 	log := s.cfg.Logger.With("session", g.id, "ip", ip.String())
 	log.Debug("session", "mode", g.mode.String(), "helo", c.Hostname(), "tls", isTLS)
@@ -108,8 +105,8 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 		return nil, s.refuse(smtperr.New(smtperr.C530AuthRequired, smtperr.SecSecurity, textStartTLS))
 	}
 	invalid := func() error {
-		s.log.Info("auth failed", "mech", mech, "reason", "malformed")
-		return s.refuse(smtperr.New(smtperr.C535AuthInvalid, smtperr.SecBadCredentials, textBadCredentials))
+		// A malformed PLAIN message counts as a wrong guess.
+		return s.login("", "", "")
 	}
 	switch mech {
 	case sasl.Plain:
@@ -123,41 +120,81 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 // login checks credentials. The password is never logged; the key's public
 // id is, when the password has the shape of a key.
 func (s *session) login(authzid, user, pass string) error {
+	start := time.Now()
 	logUser := user
 	if user != account.Username {
 		logUser = "<other>" // a username may be a misplaced secret
 	}
 	keyID, _ := account.ParseKey(pass)
-	if authzid != "" && authzid != user {
-		s.log.Info("auth failed", "user", logUser, "key_id", keyID, "reason", "authzid")
-		return s.refuse(smtperr.New(smtperr.C535AuthInvalid, smtperr.SecBadCredentials, textAuthzid))
-	}
-	key, err := s.srv.cfg.Accounts.Authenticate(context.Background(), user, pass)
-	if err == nil {
-		p, err := s.srv.cfg.Accounts.Admit(context.Background(), key, s.clientIP)
-		if err != nil {
-			if refusal := admitRefusal(err, smtperr.C535AuthInvalid, "Authentication refused: ", s.clientIP); refusal != nil {
-				s.log.Info("auth failed", "user", logUser, "key_id", key.ID, "reason", admitReason(err))
-				return s.refuse(refusal)
-			}
-			s.log.Error("auth admit", "err", err)
-			return s.refuse(smtperr.New(smtperr.C454TempAuthFailure, smtperr.SecTempSecurity, "Temporary authentication failure (session "+s.id+")"))
+	lk := s.srv.cfg.Lockout
+	if lk != nil {
+		if locked, until := lk.Check(s.clientIP, keyID, start); locked {
+			s.log.Info("auth failed", "user", logUser, "key_id", keyID, "reason", "locked out", "until", until.UTC().Format(time.RFC3339))
+			s.pace(start)
+			return s.refuse(smtperr.New(smtperr.C454TempAuthFailure, smtperr.SecTempSecurity,
+				"Too many failed authentications from your address; try again after "+until.UTC().Format(time.RFC3339)))
 		}
-		s.key, s.principal = &key, p
-		s.log = s.log.With("key_id", key.ID, "user", key.UserName)
-		s.log.Info("auth ok")
+	}
+	reply, reason, counted := s.authenticate(authzid, user, pass)
+	if reply == nil {
 		return nil
 	}
-	switch {
-	case errors.Is(err, account.ErrScope):
-		s.log.Info("auth failed", "user", logUser, "key_id", keyID, "reason", "scope")
-		return s.refuse(smtperr.New(smtperr.C535AuthInvalid, smtperr.SecBadCredentials, textNoScope))
-	case errors.Is(err, account.ErrUsername), errors.Is(err, account.ErrInvalidKey), errors.Is(err, account.ErrRevoked):
-		s.log.Info("auth failed", "user", logUser, "key_id", keyID, "reason", reason(err))
-		return s.refuse(smtperr.New(smtperr.C535AuthInvalid, smtperr.SecBadCredentials, textBadCredentials))
+	if reason != "" {
+		// One line per failure, with the client address first among the
+		// fields that vary, for fail2ban; never the password.
+		s.log.Info("auth failed", "user", logUser, "key_id", keyID, "reason", reason)
 	}
-	s.log.Error("auth lookup", "err", err)
-	return s.refuse(smtperr.New(smtperr.C454TempAuthFailure, smtperr.SecTempSecurity, "Temporary authentication failure (session "+s.id+")"))
+	if counted && lk != nil {
+		if locked, until := lk.Fail(s.clientIP, keyID, time.Now()); locked {
+			s.log.Warn("auth lockout", "until", until.UTC().Format(time.RFC3339))
+		}
+	}
+	s.pace(start)
+	return s.refuse(reply)
+}
+
+// pace delays a failure reply so that every failed AUTH takes the same
+// time from its start, whatever the cause.
+func (s *session) pace(start time.Time) {
+	if d := lockout.Pace(start, s.srv.cfg.AuthFailureDelay); d > 0 {
+		time.Sleep(d)
+	}
+}
+
+// authenticate checks the credentials and, on success, sets the session's
+// key. Otherwise it returns the reply, the reason to log ("" when already
+// logged) and whether the failure counts toward a lockout (wrong
+// credentials do; a valid key refused by policy does not).
+func (s *session) authenticate(authzid, user, pass string) (*smtperr.Error, string, bool) {
+	if authzid != "" && authzid != user {
+		return smtperr.New(smtperr.C535AuthInvalid, smtperr.SecBadCredentials, textAuthzid), "authzid", true
+	}
+	key, err := s.srv.cfg.Accounts.Authenticate(context.Background(), user, pass)
+	switch {
+	case err == nil:
+	case errors.Is(err, account.ErrScope):
+		return smtperr.New(smtperr.C535AuthInvalid, smtperr.SecBadCredentials, textNoScope), "scope", false
+	case errors.Is(err, account.ErrUsername), errors.Is(err, account.ErrInvalidKey), errors.Is(err, account.ErrRevoked):
+		return smtperr.New(smtperr.C535AuthInvalid, smtperr.SecBadCredentials, textBadCredentials), reason(err), true
+	default:
+		s.log.Error("auth lookup", "err", err)
+		return smtperr.New(smtperr.C454TempAuthFailure, smtperr.SecTempSecurity, "Temporary authentication failure (session "+s.id+")"), "", false
+	}
+	p, err := s.srv.cfg.Accounts.Admit(context.Background(), key, s.clientIP)
+	if err != nil {
+		if refusal := admitRefusal(err, smtperr.C535AuthInvalid, "Authentication refused: ", s.clientIP); refusal != nil {
+			return refusal, admitReason(err), false
+		}
+		s.log.Error("auth admit", "err", err)
+		return smtperr.New(smtperr.C454TempAuthFailure, smtperr.SecTempSecurity, "Temporary authentication failure (session "+s.id+")"), "", false
+	}
+	s.key, s.principal = &key, p
+	s.log = s.log.With("key_id", key.ID, "user", key.UserName)
+	s.log.Info("auth ok")
+	if lk := s.srv.cfg.Lockout; lk != nil {
+		lk.Succeed(s.clientIP, key.ID, time.Now())
+	}
+	return nil, "", false
 }
 
 // admitRefusal is the reply for a key that is valid but may not be used
