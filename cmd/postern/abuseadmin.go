@@ -108,6 +108,11 @@ func userShow(ctx context.Context, a *app.App, args []string, stdout, stderr io.
 	}
 	fmt.Fprintf(stdout, "name:             %s\nparent:           %s\ncreated:          %s\nstate:            %s\nallowed from:     %s\nx-originating-ip: %s\nkeys:             %d active, %d revoked\n",
 		u.Name, orDash(u.ParentName), stamp(u.CreatedAt), state, allow, orig, active, len(keys)-active)
+	usage, err := usageLines(ctx, a, u.Name, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, "usage:\n"+usage)
 	return nil
 }
 

@@ -39,6 +39,8 @@ var adminCommands = map[string]adminCommand{
 	"ip allow":     ipAllow,
 	"ip remove":    ipRemove,
 	"ip list":      ipList,
+	"limit set":    limitSet,
+	"limit list":   limitList,
 }
 
 func userCreate(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {

@@ -237,3 +237,32 @@ func TestCLIAbuseControls(t *testing.T) {
 		t.Errorf("apikey list: %q", list)
 	}
 }
+
+func TestCLILimits(t *testing.T) {
+	c := newCLI(t)
+	cfg := []string{"--config", c.config}
+	env := []string{"POSTERN_LIMITS_MESSAGES_PER_DAY=1000"}
+	steps := []struct {
+		args        []string
+		code        int
+		out, errOut string
+	}{
+		{[]string{"user", "create", "acme"}, 0, "", ""},
+		{[]string{"limit", "set", "--user", "acme", "--per", "hour", "--messages", "100", "--recipients", "500"}, 0, "", "user acme: 100 messages and 500 recipients per hour"},
+		{[]string{"limit", "set", "--user", "acme", "--per", "minute", "--messages", "5", "--mode", "hold"}, 0, "", "(hold)"},
+		{[]string{"limit", "set", "--user", "nobody", "--per", "hour", "--messages", "1"}, 1, "", "not found"},
+		{[]string{"limit", "set", "--key", "aaaaaaaaaaaaaaaa", "--per", "hour", "--messages", "1"}, 1, "", "not found"},
+		{[]string{"limit", "set", "--user", "acme", "--per", "fortnight", "--messages", "1"}, 2, "", "--per"},
+		{[]string{"limit", "set", "--user", "acme", "--key", "x", "--per", "hour"}, 2, "", "exactly one"},
+		{[]string{"limit", "set", "--user", "acme", "--per", "hour", "--mode", "maybe"}, 2, "", "--mode"},
+		{[]string{"limit", "list"}, 0, "default  *     day     1000  unlimited  reject", ""},
+		{[]string{"limit", "list"}, 0, "user     acme  hour    100   500        reject", ""},
+		{[]string{"user", "show", "acme"}, 0, "this hour    0 messages, 0 recipients", ""},
+	}
+	for _, s := range steps {
+		code, out, errOut := c.run(env, append(cfg, s.args...)...)
+		if code != s.code || !strings.Contains(out, s.out) || !strings.Contains(errOut, s.errOut) {
+			t.Errorf("postern %v: exit %d, stdout %q, stderr %q; want exit %d, %q, %q", s.args, code, out, errOut, s.code, s.out, s.errOut)
+		}
+	}
+}

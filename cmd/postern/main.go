@@ -39,6 +39,9 @@ Commands:
   ip allow CIDR --user ACCOUNT            allow-list for the account and its subusers
   ip remove CIDR --user ACCOUNT
   ip list --user ACCOUNT
+  limit set (--user NAME | --key ID) --per minute|hour|day|month [--messages N]
+            [--recipients N] [--mode reject|hold]
+  limit list                              KIND SUBJECT PERIOD MESSAGES RECIPIENTS MODE
 
 --config FILE may come before or after the command; POSTERN_CONFIG names it
 too. Without a file Postern runs on its embedded default (./postern-data,

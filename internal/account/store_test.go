@@ -19,6 +19,7 @@ type memStore struct {
 	// those methods on the fake panics on the nil interface.
 	store.DeliveryStore
 	store.AbuseStore
+	store.LimitStore
 
 	mu     sync.Mutex
 	nextID int64

@@ -22,6 +22,8 @@ import (
 	"github.com/postern/postern/internal/dnsres"
 	"github.com/postern/postern/internal/lockout"
 	"github.com/postern/postern/internal/queue"
+	"github.com/postern/postern/internal/quota"
+	"github.com/postern/postern/internal/ratelimit"
 	"github.com/postern/postern/internal/smtpd"
 	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/store/sqlite"
@@ -114,6 +116,13 @@ func (a *App) Start() (*Running, error) {
 		Log:            a.Log.With("component", "delivery"),
 	})
 	q := queue.New(a.Store, queue.Options{Logger: a.Log, Committed: worker.Wake})
+	l := cfg.Limits
+	quotas := quota.New(a.Store, quota.Defaults(ratelimit.Mode(l.Mode),
+		[4]int64{l.MessagesPerMinute, l.MessagesPerHour, l.MessagesPerDay, l.MessagesPerMonth},
+		[4]int64{l.RecipientsPerMinute, l.RecipientsPerHour, l.RecipientsPerDay, l.RecipientsPerMonth}))
+	if err := quotas.Seed(context.Background(), time.Now()); err != nil {
+		return nil, err
+	}
 	srv := smtpd.New(smtpd.Config{
 		Hostname:        cfg.Hostname,
 		TLS:             tlsconf.Server(cert),
@@ -134,6 +143,7 @@ func (a *App) Start() (*Running, error) {
 		}),
 		Conns:            lockout.NewConns(cfg.SMTP.MaxConnectionsPerIP, cfg.SMTP.MaxConnections),
 		AuthFailureDelay: cfg.SMTP.AuthFailureDelay.Duration,
+		Quota:            quotas,
 	})
 
 	type bound struct {

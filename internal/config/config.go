@@ -44,6 +44,7 @@ type Config struct {
 	DNS      DNS      `toml:"dns"`
 	Delivery Delivery `toml:"delivery"`
 	Spam     Spam     `toml:"spam"`
+	Limits   Limits   `toml:"limits"`
 }
 
 // Store chooses the storage back end.
@@ -93,6 +94,20 @@ type SMTP struct {
 	// AuthFailureDelay: every failed AUTH is answered this long after it
 	// began, whatever the cause, so timing tells a guesser nothing.
 	AuthFailureDelay Duration `toml:"auth_failure_delay"`
+}
+
+// Limits are the default rate limits of every user (0: unlimited);
+// `postern limit set` overrides them per user or per key.
+type Limits struct {
+	MessagesPerMinute   int64  `toml:"messages_per_minute"`
+	MessagesPerHour     int64  `toml:"messages_per_hour"`
+	MessagesPerDay      int64  `toml:"messages_per_day"`
+	MessagesPerMonth    int64  `toml:"messages_per_month"`
+	RecipientsPerMinute int64  `toml:"recipients_per_minute"`
+	RecipientsPerHour   int64  `toml:"recipients_per_hour"`
+	RecipientsPerDay    int64  `toml:"recipients_per_day"`
+	RecipientsPerMonth  int64  `toml:"recipients_per_month"`
+	Mode                string `toml:"mode"` // "reject" or "hold"
 }
 
 // Spam configures outbound spam scanning.
@@ -182,8 +197,9 @@ func Default() Config {
 			LockoutMax:          Duration{time.Hour},
 			AuthFailureDelay:    Duration{500 * time.Millisecond},
 		},
-		Spam: Spam{Timeout: Duration{10 * time.Second}, FailOpen: true, Threshold: 5},
-		HTTP: HTTP{Listen: "127.0.0.1:8025"},
+		Limits: Limits{Mode: "reject"},
+		Spam:   Spam{Timeout: Duration{10 * time.Second}, FailOpen: true, Threshold: 5},
+		HTTP:   HTTP{Listen: "127.0.0.1:8025"},
 		Delivery: Delivery{
 			Port:           25,
 			Concurrency:    20,
@@ -365,6 +381,19 @@ func (c Config) Validate() error {
 	}
 	if c.Spam.RspamdURL != "" && !strings.HasPrefix(c.Spam.RspamdURL, "http://") && !strings.HasPrefix(c.Spam.RspamdURL, "https://") {
 		bad("spam.rspamd_url", "%q: must be an http:// or https:// URL", c.Spam.RspamdURL)
+	}
+	if m := c.Limits.Mode; m != "reject" && m != "hold" {
+		bad("limits.mode", "%q: must be reject or hold", m)
+	}
+	for key, v := range map[string]int64{
+		"limits.messages_per_minute": c.Limits.MessagesPerMinute, "limits.messages_per_hour": c.Limits.MessagesPerHour,
+		"limits.messages_per_day": c.Limits.MessagesPerDay, "limits.messages_per_month": c.Limits.MessagesPerMonth,
+		"limits.recipients_per_minute": c.Limits.RecipientsPerMinute, "limits.recipients_per_hour": c.Limits.RecipientsPerHour,
+		"limits.recipients_per_day": c.Limits.RecipientsPerDay, "limits.recipients_per_month": c.Limits.RecipientsPerMonth,
+	} {
+		if v < 0 {
+			bad(key, "%d: must not be negative (0 is unlimited)", v)
+		}
 	}
 	if c.Spam.Threshold <= 0 {
 		bad("spam.threshold", "%v: must be greater than zero", c.Spam.Threshold)

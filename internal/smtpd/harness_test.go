@@ -54,6 +54,8 @@ type envOptions struct {
 	lockout    *lockout.Tracker
 	conns      *lockout.Conns
 	authDelay  time.Duration
+	now        func() time.Time
+	quota      func(store.Store) smtpd.Quota
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -114,6 +116,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Lockout:          o.lockout,
 		Conns:            o.conns,
 		AuthFailureDelay: o.authDelay,
+		Now:              o.now,
+		Quota:            quotaOf(o, st),
 		Logger:           slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	e := &env{t: t, store: st, accounts: accts, srv: srv, addr: map[smtpd.Mode]string{},
@@ -363,3 +367,12 @@ func msgOfSize(n int) string {
 }
 
 var _ = fmt.Sprintf
+
+func quotaOf(o envOptions, st store.Store) smtpd.Quota {
+	if o.quota == nil {
+		return nil
+	}
+	return o.quota(st)
+}
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

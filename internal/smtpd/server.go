@@ -20,6 +20,7 @@ import (
 	"github.com/postern/postern/internal/account"
 	"github.com/postern/postern/internal/lockout"
 	"github.com/postern/postern/internal/policy"
+	"github.com/postern/postern/internal/ratelimit"
 	"github.com/postern/postern/internal/store"
 )
 
@@ -55,6 +56,13 @@ type Authenticator interface {
 	Recheck(ctx context.Context, keyID string) (store.APIKey, error)
 }
 
+// Quota decides rate limits: Check at MAIL counts nothing, Reserve after
+// DATA counts the message (internal/quota.Service).
+type Quota interface {
+	Check(ctx context.Context, p account.Principal, now time.Time) (ratelimit.Decision, error)
+	Reserve(ctx context.Context, p account.Principal, rcpts int, now time.Time) (ratelimit.Decision, ratelimit.Reservation, error)
+}
+
 // Enqueuer stores an accepted message durably (internal/queue.Queue).
 type Enqueuer interface {
 	Enqueue(ctx context.Context, m store.NewMessage) error
@@ -80,10 +88,12 @@ type Config struct {
 	Conns *lockout.Conns
 	// AuthFailureDelay: a failed AUTH is answered this long after it began.
 	AuthFailureDelay time.Duration
-	Policy           policy.Hook // nil: policy.Allow
-	Logger           *slog.Logger
-	Now              func() time.Time // nil: time.Now
-	Rand             io.Reader        // nil: crypto/rand
+	// Quota, when set, applies rate limits and quotas (internal/quota).
+	Quota  Quota
+	Policy policy.Hook // nil: policy.Allow
+	Logger *slog.Logger
+	Now    func() time.Time // nil: time.Now
+	Rand   io.Reader        // nil: crypto/rand
 }
 
 // MaxLineLength is the engine's hard line limit: twice RFC 5321's 1000

@@ -19,6 +19,7 @@ import (
 	"github.com/postern/postern/internal/message"
 	"github.com/postern/postern/internal/policy"
 	"github.com/postern/postern/internal/queue"
+	"github.com/postern/postern/internal/ratelimit"
 	"github.com/postern/postern/internal/smtperr"
 	"github.com/postern/postern/internal/store"
 )
@@ -210,6 +211,16 @@ func admitRefusal(err error, code smtperr.Code, prefix string, ip netip.Addr) *s
 	return nil
 }
 
+// limitRefusal is the reply for a message over a rate limit: 451 4.7.0
+// with the wait, or, for an exhausted monthly quota or a message larger
+// than any window allows, a permanent 550 5.7.0.
+func limitRefusal(d ratelimit.Decision) *smtperr.Error {
+	if d.Permanent {
+		return smtperr.New(smtperr.C550MailboxUnavailable, smtperr.SecSecurity, "Quota exceeded: "+d.Reason)
+	}
+	return smtperr.New(smtperr.C451LocalError, smtperr.SecTempSecurity, "Rate limit exceeded: "+d.Reason)
+}
+
 func admitReason(err error) string {
 	if errors.Is(err, account.ErrSuspended) {
 		return "suspended"
@@ -260,6 +271,16 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if max := s.srv.cfg.MaxMessageBytes; opts != nil && max > 0 && opts.Size > max {
 		return s.refuse(smtperr.New(smtperr.C552StorageExceeded, smtperr.SecMessageTooBig,
 			fmt.Sprintf("Message size exceeds fixed limit of %d bytes", max)))
+	}
+	if q := s.srv.cfg.Quota; q != nil && s.key != nil {
+		d, err := q.Check(context.Background(), s.principal, s.srv.cfg.Now())
+		if err != nil {
+			return s.internal("quota check", err)
+		}
+		if !d.Allow {
+			s.log.Info("mail refused", "reason", "rate limit", "limit", d.Reason)
+			return s.refuse(limitRefusal(d))
+		}
 	}
 	if !s.guard.setBusy(true) {
 		return wire(smtperr.New(smtperr.C421Unavailable, smtperr.SecTempShutdown, "Service shutting down, try again later"))
@@ -369,8 +390,28 @@ func (s *session) Data(r io.Reader) error {
 	if s.key != nil {
 		nm.UserID, nm.KeyID = s.key.UserID, s.key.ID
 	}
+	var reservation ratelimit.Reservation
+	if q := s.srv.cfg.Quota; q != nil && s.key != nil {
+		d, res, err := q.Reserve(context.Background(), s.principal, len(tx.Recipients), now)
+		if err != nil {
+			return s.internal("quota reserve", err)
+		}
+		if !d.Allow {
+			s.log.Info("data refused", "reason", "rate limit", "limit", d.Reason)
+			return s.refuse(limitRefusal(d))
+		}
+		if d.Hold {
+			nm.NotBefore = d.HoldUntil
+		}
+		reservation = res
+	}
 	if err := s.srv.cfg.Queue.Enqueue(context.Background(), nm); err != nil {
+		reservation.Cancel()
 		return s.internal("enqueue", err)
+	}
+	if !nm.NotBefore.IsZero() {
+		s.log.Info("queued", "msg_id", id, "rcpts", len(tx.Recipients), "size", len(msg), "held_until", nm.NotBefore.UTC().Format(time.RFC3339))
+		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + id + " (held by a rate limit until " + nm.NotBefore.UTC().Format(time.RFC3339) + ")"}
 	}
 	s.log.Info("queued", "msg_id", id, "rcpts", len(tx.Recipients), "size", len(msg))
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + id}

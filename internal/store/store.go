@@ -70,6 +70,9 @@ type NewMessage struct {
 	Recipients []string
 	Body       []byte // the full message as stored: headers added by Postern included
 	CreatedAt  time.Time
+	// NotBefore holds the message in the queue until then (rate-limit
+	// "hold" mode); zero: due at once.
+	NotBefore time.Time
 }
 
 // Message is a queued message's record, without its body.
@@ -110,6 +113,7 @@ type Store interface {
 
 	DeliveryStore
 	AbuseStore
+	LimitStore
 
 	Close() error
 }

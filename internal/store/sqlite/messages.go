@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/postern/postern/internal/store"
 )
@@ -152,7 +153,7 @@ func insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.NewMessage) er
 			body = []byte{} // the driver binds a nil slice as NULL
 		}
 		if _, err := insMsg.ExecContext(ctx, m.ID, m.UserID, m.KeyID, m.From,
-			int64(len(body)), string(store.StateQueued), micros(m.CreatedAt), body, micros(m.CreatedAt)); err != nil {
+			int64(len(body)), string(store.StateQueued), micros(m.CreatedAt), body, micros(due(m))); err != nil {
 			return fmt.Errorf("sqlite: enqueue %s: %w", m.ID, mapErr(err))
 		}
 		for i, addr := range m.Recipients {
@@ -165,4 +166,12 @@ func insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.NewMessage) er
 		}
 	}
 	return nil
+}
+
+// due is when a new message is first due: at once, or when its hold ends.
+func due(m store.NewMessage) time.Time {
+	if m.NotBefore.After(m.CreatedAt) {
+		return m.NotBefore
+	}
+	return m.CreatedAt
 }

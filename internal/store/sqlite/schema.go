@@ -83,6 +83,17 @@ var migrations = []string{
 		created_at BIGINT  NOT NULL,
 		PRIMARY KEY (account_id, prefix)
 	);`,
+	// 4: rate-limit overrides; usage is counted from messages.
+	`CREATE TABLE limits (
+		kind       TEXT    NOT NULL,
+		subject    TEXT    NOT NULL,
+		period     TEXT    NOT NULL,
+		messages   BIGINT  NOT NULL,
+		recipients BIGINT  NOT NULL,
+		mode       TEXT    NOT NULL,
+		PRIMARY KEY (kind, subject, period)
+	);
+	CREATE INDEX messages_user_created ON messages(user_id, created_at);`,
 }
 
 // migrate brings the database up to len(migrations), each migration in its

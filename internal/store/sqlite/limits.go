@@ -1,0 +1,72 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/postern/postern/internal/store"
+)
+
+// SetLimit upserts an override.
+func (db *DB) SetLimit(ctx context.Context, l store.LimitRow) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO limits (kind, subject, period, messages, recipients, mode)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (kind, subject, period) DO UPDATE SET messages = excluded.messages,
+			recipients = excluded.recipients, mode = excluded.mode`,
+		l.Kind, l.Subject, l.Period, l.Messages, l.Recipients, l.Mode)
+	if err != nil {
+		return fmt.Errorf("sqlite: set limit: %w", mapErr(err))
+	}
+	return nil
+}
+
+// Limits lists overrides, of one subject when kind and subject are set.
+func (db *DB) Limits(ctx context.Context, kind, subject string) ([]store.LimitRow, error) {
+	q := `SELECT kind, subject, period, messages, recipients, mode FROM limits`
+	var args []any
+	if kind != "" {
+		q += ` WHERE kind = ? AND subject = ?`
+		args = append(args, kind, subject)
+	}
+	rows, err := db.r.QueryContext(ctx, q+` ORDER BY kind, subject, period`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: limits: %w", err)
+	}
+	defer rows.Close()
+	var out []store.LimitRow
+	for rows.Next() {
+		var l store.LimitRow
+		if err := rows.Scan(&l.Kind, &l.Subject, &l.Period, &l.Messages, &l.Recipients, &l.Mode); err != nil {
+			return nil, fmt.Errorf("sqlite: limits: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// UsageSince counts accepted messages and their recipients per user and
+// key since a time, leaving out DSNs (null sender).
+func (db *DB) UsageSince(ctx context.Context, since time.Time) ([]store.UsageRow, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT u.name, COALESCE(p.name, ''), m.key_id, COUNT(DISTINCT m.id), COUNT(r.idx)
+		FROM messages m
+		JOIN users u ON u.id = m.user_id
+		LEFT JOIN users p ON p.id = u.parent_id
+		JOIN message_recipients r ON r.message_id = m.id
+		WHERE m.created_at >= ? AND m.mail_from <> ''
+		GROUP BY u.name, p.name, m.key_id
+		ORDER BY u.name, m.key_id`, micros(since))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: usage: %w", err)
+	}
+	defer rows.Close()
+	var out []store.UsageRow
+	for rows.Next() {
+		var u store.UsageRow
+		if err := rows.Scan(&u.UserName, &u.ParentName, &u.KeyID, &u.Messages, &u.Recipients); err != nil {
+			return nil, fmt.Errorf("sqlite: usage: %w", err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
