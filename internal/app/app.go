@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/postern/postern/internal/abuse"
 	"github.com/postern/postern/internal/account"
 	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/delivery"
@@ -102,7 +103,15 @@ func (a *App) Start() (*Running, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dns.resolver: %w", err)
 	}
+	watch := &abuse.Watch{Store: a.Store, T: abuse.Thresholds{
+		SpamRejections: cfg.Abuse.SuspendSpamRejections,
+		SpamWindow:     cfg.Abuse.SpamWindow.Duration,
+		BounceRate:     cfg.Abuse.SuspendBounceRate,
+		BounceMinimum:  cfg.Abuse.BounceMinimum,
+		BounceWindow:   cfg.Abuse.BounceWindow.Duration,
+	}}
 	worker := delivery.NewWorker(delivery.WorkerConfig{
+		Abuse:          watch,
 		Store:          a.Store,
 		Resolver:       resolver,
 		Hostname:       cfg.Hostname,

@@ -45,6 +45,7 @@ type Config struct {
 	Delivery Delivery `toml:"delivery"`
 	Spam     Spam     `toml:"spam"`
 	Limits   Limits   `toml:"limits"`
+	Abuse    Abuse    `toml:"abuse"`
 }
 
 // Store chooses the storage back end.
@@ -108,6 +109,15 @@ type Limits struct {
 	RecipientsPerDay    int64  `toml:"recipients_per_day"`
 	RecipientsPerMonth  int64  `toml:"recipients_per_month"`
 	Mode                string `toml:"mode"` // "reject" or "hold"
+}
+
+// Abuse configures automatic suspension; zero disables a rule.
+type Abuse struct {
+	SuspendSpamRejections int      `toml:"suspend_spam_rejections"`
+	SpamWindow            Duration `toml:"spam_window"`
+	SuspendBounceRate     float64  `toml:"suspend_bounce_rate"`
+	BounceMinimum         int      `toml:"bounce_minimum"`
+	BounceWindow          Duration `toml:"bounce_window"`
 }
 
 // Spam configures outbound spam scanning.
@@ -198,8 +208,10 @@ func Default() Config {
 			AuthFailureDelay:    Duration{500 * time.Millisecond},
 		},
 		Limits: Limits{Mode: "reject"},
-		Spam:   Spam{Timeout: Duration{10 * time.Second}, FailOpen: true, Threshold: 5},
-		HTTP:   HTTP{Listen: "127.0.0.1:8025"},
+		Abuse: Abuse{SuspendSpamRejections: 10, SpamWindow: Duration{time.Hour},
+			SuspendBounceRate: 0.2, BounceMinimum: 100, BounceWindow: Duration{24 * time.Hour}},
+		Spam: Spam{Timeout: Duration{10 * time.Second}, FailOpen: true, Threshold: 5},
+		HTTP: HTTP{Listen: "127.0.0.1:8025"},
 		Delivery: Delivery{
 			Port:           25,
 			Concurrency:    20,
@@ -343,6 +355,8 @@ func (c Config) Validate() error {
 		{"smtp.lockout_backoff", c.SMTP.LockoutBackoff},
 		{"smtp.lockout_max", c.SMTP.LockoutMax},
 		{"spam.timeout", c.Spam.Timeout},
+		{"abuse.spam_window", c.Abuse.SpamWindow},
+		{"abuse.bounce_window", c.Abuse.BounceWindow},
 		{"delivery.give_up_after", c.Delivery.GiveUpAfter},
 		{"delivery.delay_notice", c.Delivery.DelayNotice},
 	} {
@@ -394,6 +408,12 @@ func (c Config) Validate() error {
 		if v < 0 {
 			bad(key, "%d: must not be negative (0 is unlimited)", v)
 		}
+	}
+	if r := c.Abuse.SuspendBounceRate; r < 0 || r > 1 {
+		bad("abuse.suspend_bounce_rate", "%v: must be between 0 (off) and 1", r)
+	}
+	if c.Abuse.SuspendSpamRejections < 0 || c.Abuse.BounceMinimum < 0 {
+		bad("abuse", "counts must not be negative")
 	}
 	if c.Spam.Threshold <= 0 {
 		bad("spam.threshold", "%v: must be greater than zero", c.Spam.Threshold)

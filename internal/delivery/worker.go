@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/postern/postern/internal/abuse"
 	"github.com/postern/postern/internal/dnsres"
 	"github.com/postern/postern/internal/dsn"
 	"github.com/postern/postern/internal/queue"
@@ -38,6 +39,10 @@ type WorkerConfig struct {
 	DelayNotice    time.Duration
 	Poll           time.Duration // how often to look for due messages; default 1s
 	Batch          int           // messages claimed at once; default 100
+
+	// Abuse, when set, suspends users whose bounce rate crosses its
+	// threshold.
+	Abuse *abuse.Watch
 
 	Now  func() time.Time
 	Rand io.Reader
@@ -395,6 +400,14 @@ func (w *Worker) finish(ctx context.Context, c *store.Claim, outs []outcome) {
 		return
 	}
 	w.cfg.Log.Info("attempt", "msg_id", c.ID, "attempt", c.Attempts, "pending", pending, "bounced", len(bounced))
+	if len(bounced) > 0 && c.From != "" {
+		reason, err := w.cfg.Abuse.Bounced(ctx, c.UserName, now)
+		if err != nil {
+			w.cfg.Log.Error("bounce rate check", "user", c.UserName, "err", err)
+		} else if reason != "" {
+			w.cfg.Log.Warn("user suspended", "user", c.UserName, "reason", reason)
+		}
+	}
 }
 
 func remote(o outcome) string {

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/miekg/dns"
 
+	"github.com/postern/postern/internal/abuse"
 	"github.com/postern/postern/internal/delivery"
 	"github.com/postern/postern/internal/dnsres"
 	"github.com/postern/postern/internal/dsn"
@@ -55,6 +56,7 @@ type wopts struct {
 	giveUp         time.Duration
 	delayNotice    time.Duration
 	timeouts       delivery.Timeouts
+	abuse          *abuse.Thresholds
 }
 
 func newWorkerEnv(t *testing.T, o wopts) *wenv {
@@ -88,7 +90,12 @@ func newWorkerEnv(t *testing.T, o wopts) *wenv {
 			Rcpt: 2 * time.Second, DataInit: 2 * time.Second, DataBlock: 2 * time.Second, DataEnd: 2 * time.Second, Quit: time.Second}
 	}
 	clk := &clock{now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	var watch *abuse.Watch
+	if o.abuse != nil {
+		watch = &abuse.Watch{T: *o.abuse, Store: st}
+	}
 	w := delivery.NewWorker(delivery.WorkerConfig{
+		Abuse:          watch,
 		Store:          st,
 		Resolver:       res,
 		Hostname:       "postern.test",
@@ -468,5 +475,24 @@ func TestPerDestinationLimit(t *testing.T) {
 	}
 	if c := e.sink.Connections(); c < 1 || c > 2 {
 		t.Fatalf("%d connections to one destination, limit 2", c)
+	}
+}
+
+// A user whose recipients bounce past the configured rate is suspended,
+// with the reason recorded.
+func TestBounceRateSuspends(t *testing.T) {
+	e := newWorkerEnv(t, wopts{abuse: &abuse.Thresholds{BounceRate: 0.5, BounceMinimum: 3, BounceWindow: time.Hour}})
+	e.dns.Add("ok.test. 300 IN MX 10 mx.ok.test.", "mx.ok.test. 300 IN A 127.0.0.1")
+	e.enqueue("app@acme.test", "a@ok.test")
+	e.enqueue("app@acme.test", "x@nxdomain.test")
+	e.round()
+	if u, _ := e.st.UserByName(context.Background(), "acme"); u.Suspended() {
+		t.Fatal("suspended below the minimum volume")
+	}
+	e.enqueue("app@acme.test", "y@nxdomain.test")
+	e.round()
+	u, _ := e.st.UserByName(context.Background(), "acme")
+	if !u.Suspended() || !strings.Contains(u.SuspendReason, "bounce rate 67%") {
+		t.Fatalf("after 2 of 3 bounced: %+v", u)
 	}
 }

@@ -19,4 +19,8 @@ type AbuseStore interface {
 	AddAllowedIP(ctx context.Context, accountID int64, prefix string, at time.Time) error
 	RemoveAllowedIP(ctx context.Context, accountID int64, prefix string) error
 	AllowedIPs(ctx context.Context, accountID int64) ([]string, error)
+
+	// BounceStats counts the named user's recipients delivered and bounced
+	// (their outcome recorded at or after since), DSNs left out.
+	BounceStats(ctx context.Context, userName string, since time.Time) (delivered, bounced int, err error)
 }

@@ -60,6 +60,7 @@ type Recipient struct {
 type Claim struct {
 	ID            string
 	UserID        int64
+	UserName      string
 	From          string
 	CreatedAt     time.Time
 	Attempts      int // including this one

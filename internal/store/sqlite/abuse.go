@@ -77,3 +77,19 @@ func (db *DB) AllowedIPs(ctx context.Context, accountID int64) ([]string, error)
 	}
 	return out, rows.Err()
 }
+
+// BounceStats counts a user's delivered and bounced recipients since a time.
+func (db *DB) BounceStats(ctx context.Context, userName string, since time.Time) (delivered, bounced int, err error) {
+	err = db.r.QueryRowContext(ctx, `SELECT
+			COALESCE(SUM(CASE WHEN r.state = ? THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN r.state = ? THEN 1 ELSE 0 END), 0)
+		FROM message_recipients r
+		JOIN messages m ON m.id = r.message_id
+		JOIN users u ON u.id = m.user_id
+		WHERE u.name = ? AND m.mail_from <> '' AND r.updated_at >= ?`,
+		string(store.RcptDelivered), string(store.RcptBounced), userName, micros(since)).Scan(&delivered, &bounced)
+	if err != nil {
+		return 0, 0, fmt.Errorf("sqlite: bounce stats of %q: %w", userName, err)
+	}
+	return delivered, bounced, nil
+}

@@ -22,9 +22,9 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, next func(
 		return nil, fmt.Errorf("sqlite: claim: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT id, user_id, mail_from, created_at, attempts, delay_notified
-		FROM messages WHERE state = ? AND next_attempt_at <= ?
-		ORDER BY next_attempt_at, id LIMIT ?`, string(store.StateQueued), micros(now), limit)
+	rows, err := tx.QueryContext(ctx, `SELECT m.id, m.user_id, u.name, m.mail_from, m.created_at, m.attempts, m.delay_notified
+		FROM messages m JOIN users u ON u.id = m.user_id WHERE m.state = ? AND m.next_attempt_at <= ?
+		ORDER BY m.next_attempt_at, m.id LIMIT ?`, string(store.StateQueued), micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim: %w", err)
 	}
@@ -33,7 +33,7 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, next func(
 		var c store.Claim
 		var created int64
 		var notified int
-		if err := rows.Scan(&c.ID, &c.UserID, &c.From, &created, &c.Attempts, &notified); err != nil {
+		if err := rows.Scan(&c.ID, &c.UserID, &c.UserName, &c.From, &created, &c.Attempts, &notified); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("sqlite: claim: %w", err)
 		}

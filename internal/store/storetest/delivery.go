@@ -27,7 +27,7 @@ func testClaimDue(t *testing.T, s store.Store) {
 		t.Fatalf("claim: %v %v", cs, err)
 	}
 	c := cs[0]
-	if c.ID != "m1" || c.UserID != u.ID || c.From != m.From || c.Attempts != 1 || len(asked) != 1 || asked[0] != 1 {
+	if c.ID != "m1" || c.UserID != u.ID || c.UserName != "acme" || c.From != m.From || c.Attempts != 1 || len(asked) != 1 || asked[0] != 1 {
 		t.Fatalf("claim %+v asked %v", c, asked)
 	}
 	checkTime(t, "NextAttempt", c.NextAttempt, stored(base.Add(time.Minute)))
@@ -91,6 +91,12 @@ func testRecordAttempt(t *testing.T, s store.Store) {
 	d, err := s.Message(ctx, "dsn1")
 	if err != nil || d.From != "" || d.State != store.StateQueued {
 		t.Fatalf("dsn %+v %v", d, err)
+	}
+	if d, b, err := s.BounceStats(ctx, "acme", at); err != nil || d != 1 || b != 1 {
+		t.Fatalf("bounce stats %d %d %v", d, b, err)
+	}
+	if d, b, _ := s.BounceStats(ctx, "acme", at.Add(time.Second)); d+b != 0 {
+		t.Fatalf("bounce stats after the window %d %d", d, b)
 	}
 	got, err := s.Suppressed(ctx, u.ID, []string{"r2@EXAMPLE.com", "r1@example.com"})
 	if err != nil || len(got) != 1 || got["r2@EXAMPLE.com"].Reason != "550 5.1.1" {
