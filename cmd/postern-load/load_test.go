@@ -36,6 +36,10 @@ func startServer(t testing.TB, edit func(*config.Config)) *server {
 	cfg.SMTP.Submissions = []string{"127.0.0.1:0"}
 	cfg.SMTP.MX = []string{"127.0.0.1:0"}
 	cfg.HTTP.Listen = "127.0.0.1:0"
+	// These tests fail AUTH on purpose, many times, all from 127.0.0.1:
+	// lockout and pacing are tested in internal/smtpd.
+	cfg.SMTP.LockoutFailures = 1000
+	cfg.SMTP.AuthFailureDelay.Duration = 0
 	// The queued mail is for example.test. Delivery must find DNS down
 	// (a temporary failure, retried in a minute), not the domain missing
 	// (a bounce, which would queue one more message per message).

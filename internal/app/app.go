@@ -26,6 +26,7 @@ import (
 	"github.com/postern/postern/internal/quota"
 	"github.com/postern/postern/internal/ratelimit"
 	"github.com/postern/postern/internal/smtpd"
+	"github.com/postern/postern/internal/spamscan"
 	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/store/sqlite"
 	"github.com/postern/postern/internal/tlsconf"
@@ -153,6 +154,8 @@ func (a *App) Start() (*Running, error) {
 		Conns:            lockout.NewConns(cfg.SMTP.MaxConnectionsPerIP, cfg.SMTP.MaxConnections),
 		AuthFailureDelay: cfg.SMTP.AuthFailureDelay.Duration,
 		Quota:            quotas,
+		Scanner:          scanner(cfg, a.Log),
+		Abuse:            watch,
 	})
 
 	type bound struct {
@@ -248,4 +251,18 @@ func (r *Running) Stop(ctx context.Context) error {
 // Logger returns the process logger: text lines on stderr.
 func Logger(level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// scanner builds the spam scanner: the built-in rules, and rspamd when
+// spam.rspamd_url is set.
+func scanner(cfg config.Config, log *slog.Logger) spamscan.Chain {
+	c := spamscan.Chain{
+		Builtin:  spamscan.Builtin{Threshold: cfg.Spam.Threshold},
+		FailOpen: cfg.Spam.FailOpen,
+		Log:      log,
+	}
+	if cfg.Spam.RspamdURL != "" {
+		c.Rspamd = &spamscan.Rspamd{URL: cfg.Spam.RspamdURL, Timeout: cfg.Spam.Timeout.Duration}
+	}
+	return c
 }

@@ -21,10 +21,12 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"github.com/postern/postern/internal/abuse"
 	"github.com/postern/postern/internal/account"
 	"github.com/postern/postern/internal/lockout"
 	"github.com/postern/postern/internal/queue"
 	"github.com/postern/postern/internal/smtpd"
+	"github.com/postern/postern/internal/spamscan"
 	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/store/sqlite"
 	"github.com/postern/postern/internal/tlsconf"
@@ -56,6 +58,8 @@ type envOptions struct {
 	authDelay  time.Duration
 	now        func() time.Time
 	quota      func(store.Store) smtpd.Quota
+	scanner    spamscan.Scanner
+	abuse      *abuse.Thresholds
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -118,6 +122,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 		AuthFailureDelay: o.authDelay,
 		Now:              o.now,
 		Quota:            quotaOf(o, st),
+		Scanner:          o.scanner,
+		Abuse:            abuseOf(o, st),
 		Logger:           slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	e := &env{t: t, store: st, accounts: accts, srv: srv, addr: map[smtpd.Mode]string{},
@@ -376,3 +382,10 @@ func quotaOf(o envOptions, st store.Store) smtpd.Quota {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+func abuseOf(o envOptions, st store.Store) *abuse.Watch {
+	if o.abuse == nil {
+		return nil
+	}
+	return &abuse.Watch{T: *o.abuse, Store: st}
+}

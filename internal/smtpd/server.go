@@ -17,10 +17,12 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/postern/postern/internal/abuse"
 	"github.com/postern/postern/internal/account"
 	"github.com/postern/postern/internal/lockout"
 	"github.com/postern/postern/internal/policy"
 	"github.com/postern/postern/internal/ratelimit"
+	"github.com/postern/postern/internal/spamscan"
 	"github.com/postern/postern/internal/store"
 )
 
@@ -89,7 +91,12 @@ type Config struct {
 	// AuthFailureDelay: a failed AUTH is answered this long after it began.
 	AuthFailureDelay time.Duration
 	// Quota, when set, applies rate limits and quotas (internal/quota).
-	Quota  Quota
+	Quota Quota
+	// Scanner, when set, judges every message before it is stored
+	// (internal/spamscan.Chain).
+	Scanner spamscan.Scanner
+	// Abuse, when set, counts spam rejections toward automatic suspension.
+	Abuse  *abuse.Watch
 	Policy policy.Hook // nil: policy.Allow
 	Logger *slog.Logger
 	Now    func() time.Time // nil: time.Now

@@ -21,6 +21,7 @@ import (
 	"github.com/postern/postern/internal/queue"
 	"github.com/postern/postern/internal/ratelimit"
 	"github.com/postern/postern/internal/smtperr"
+	"github.com/postern/postern/internal/spamscan"
 	"github.com/postern/postern/internal/store"
 )
 
@@ -377,6 +378,9 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		return s.internal("prepare message", err)
 	}
+	if msg, err = s.scan(tx, id, msg); err != nil {
+		return err
+	}
 	if err := s.srv.cfg.Policy.Data(context.Background(), tx, msg); err != nil {
 		return s.policyRefusal("data", err)
 	}
@@ -438,6 +442,45 @@ func (s *session) trace(id string, now time.Time) message.Trace {
 		t.For = s.tx.Recipients[0]
 	}
 	return t
+}
+
+// scan runs the spam scanner on the stamped message and returns it with
+// any headers the scanner adds, or the refusal.
+func (s *session) scan(tx *policy.Tx, id string, msg []byte) ([]byte, error) {
+	sc := s.srv.cfg.Scanner
+	if sc == nil {
+		return msg, nil
+	}
+	env := spamscan.Envelope{ClientIP: s.clientIP, Helo: s.conn.Hostname(), From: tx.From,
+		User: tx.User.Name, Recipients: tx.Recipients, QueueID: id}
+	v, err := sc.Scan(context.Background(), env, msg)
+	if err != nil {
+		s.log.Warn("spam scan failed, refusing for now", "msg_id", id, "err", err)
+		return nil, s.refuse(smtperr.New(smtperr.C451LocalError, smtperr.SecTempPolicy, "Message could not be scanned, try again later"))
+	}
+	d := spamscan.Decide(v, 0)
+	if d.Refuse {
+		s.log.Info("data refused", "reason", "spam", "action", string(v.Action), "score", v.Score, "symbols", strings.Join(v.Symbols, ","))
+		if !d.Temporary && tx.User.Name != "" {
+			if reason, err := s.srv.cfg.Abuse.SpamRejected(context.Background(), tx.User.Name, s.srv.cfg.Now()); err != nil {
+				s.log.Error("spam rejection count", "err", err)
+			} else if reason != "" {
+				s.log.Warn("user suspended", "reason", reason)
+			}
+		}
+		return nil, s.refuse(d.Err())
+	}
+	if len(d.AddHeaders) == 0 {
+		return msg, nil
+	}
+	var b strings.Builder
+	for name, value := range d.AddHeaders {
+		if strings.ContainsAny(name+value, "\r\n") {
+			continue
+		}
+		b.WriteString(name + ": " + value + "\r\n")
+	}
+	return append([]byte(b.String()), msg...), nil
 }
 
 // Reset ends the transaction (RSET, a new EHLO, or after DATA).
