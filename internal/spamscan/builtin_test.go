@@ -69,8 +69,8 @@ func TestBuiltinNormalMessagePasses(t *testing.T) {
 func TestBuiltinGTUBE(t *testing.T) {
 	b64 := base64.StdEncoding.EncodeToString([]byte("hello\r\n" + GTUBE + "\r\n"))
 	cases := map[string][]byte{
-		"body":    []byte(hdr + "\r\nSome text.\r\n" + GTUBE + "\r\n"),
-		"subject": []byte(strings.Replace(hdr, "Lunch on Friday", GTUBE, 1) + "\r\n" + text),
+		"body":         []byte(hdr + "\r\nSome text.\r\n" + GTUBE + "\r\n"),
+		"subject":      []byte(strings.Replace(hdr, "Lunch on Friday", GTUBE, 1) + "\r\n" + text),
 		"other header": []byte(hdr + "X-Test: " + GTUBE + "\r\n\r\n" + text),
 		"encoded-word subject": []byte(strings.Replace(hdr, "Lunch on Friday",
 			"=?UTF-8?B?"+base64.StdEncoding.EncodeToString([]byte(GTUBE))+"?=", 1) + "\r\n" + text),

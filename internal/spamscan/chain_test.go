@@ -16,9 +16,9 @@ import (
 
 func TestMerge(t *testing.T) {
 	cases := []struct {
-		name    string
-		b, r    Verdict
-		want    Verdict
+		name string
+		b, r Verdict
+		want Verdict
 	}{
 		{"both accept",
 			Verdict{Action: ActionAccept, Score: 1, Symbols: []string{"HTML_ONLY"}},
