@@ -75,7 +75,7 @@ func newWorkerEnv(t *testing.T, o wopts) *wenv {
 	sink := testenv.StartSink(t, o.sink)
 	_, port, _ := net.SplitHostPort(sink.Addr)
 	p, _ := strconv.Atoi(port)
-	res, err := dnsres.New(d.Addr, dnsres.Options{Timeout: 300 * time.Millisecond, Attempts: 1})
+	res, err := dnsres.New(d.Addr, dnsres.Options{Timeout: time.Second, Attempts: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,8 +86,9 @@ func newWorkerEnv(t *testing.T, o wopts) *wenv {
 		o.delayNotice = 4 * time.Hour
 	}
 	if o.timeouts == (delivery.Timeouts{}) {
-		o.timeouts = delivery.Timeouts{Connect: 2 * time.Second, Greeting: 2 * time.Second, Mail: 2 * time.Second,
-			Rcpt: 2 * time.Second, DataInit: 2 * time.Second, DataBlock: 2 * time.Second, DataEnd: 2 * time.Second, Quit: time.Second}
+		// Generous: CI runs every package at once under the race detector.
+		o.timeouts = delivery.Timeouts{Connect: 15 * time.Second, Greeting: 15 * time.Second, Mail: 15 * time.Second,
+			Rcpt: 15 * time.Second, DataInit: 15 * time.Second, DataBlock: 15 * time.Second, DataEnd: 15 * time.Second, Quit: 5 * time.Second}
 	}
 	clk := &clock{now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
 	var watch *abuse.Watch
@@ -431,9 +432,11 @@ func TestTroubleIsTemporary(t *testing.T) {
 		{"tls breaks", testenv.SinkOptions{BreakTLS: true}, mxOK, "TLS"},
 		{"421 greeting", testenv.SinkOptions{At: map[testenv.SinkStage]testenv.SinkAction{testenv.StageGreeting: {Reply: "421 4.3.2 busy\r\n", Close: true}}}, mxOK, "421"},
 	}
+	short := delivery.Timeouts{Connect: 2 * time.Second, Greeting: 2 * time.Second, Mail: time.Second,
+		Rcpt: time.Second, DataInit: time.Second, DataBlock: time.Second, DataEnd: time.Second, Quit: time.Second}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newWorkerEnv(t, wopts{sink: tc.sink})
+			e := newWorkerEnv(t, wopts{sink: tc.sink, timeouts: short})
 			tc.dns(e.dns)
 			id := e.enqueue("app@acme.test", "u@t.test")
 			e.round()
