@@ -43,25 +43,37 @@ func userResume(ctx context.Context, a *app.App, args []string, stdout, stderr i
 func userSet(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("user set", flag.ContinueOnError)
 	orig := fs.String("originating-ip", "", "on or off: add X-Originating-IP to the user's messages")
+	spam := fs.Float64("spam-threshold", -1, "the user's spam score limit (0: the default)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if err := positionals(pos, 1, "user set NAME --originating-ip on|off"); err != nil {
+	if err := positionals(pos, 1, "user set NAME [--originating-ip on|off] [--spam-threshold N]"); err != nil {
 		return err
 	}
-	var hide bool
-	switch *orig {
-	case "on":
-	case "off":
-		hide = true
-	default:
-		return fmt.Errorf("%w: --originating-ip takes on or off", errUsage)
+	if *orig == "" && *spam < 0 {
+		return fmt.Errorf("%w: user set needs --originating-ip or --spam-threshold", errUsage)
 	}
-	if err := a.Store.SetHideOriginatingIP(ctx, pos[0], hide); err != nil {
-		return friendly(err, "user", pos[0])
+	if *orig != "" {
+		var hide bool
+		switch *orig {
+		case "on":
+		case "off":
+			hide = true
+		default:
+			return fmt.Errorf("%w: --originating-ip takes on or off", errUsage)
+		}
+		if err := a.Store.SetHideOriginatingIP(ctx, pos[0], hide); err != nil {
+			return friendly(err, "user", pos[0])
+		}
+		fmt.Fprintf(stderr, "X-Originating-IP %s for %s\n", *orig, pos[0])
 	}
-	fmt.Fprintf(stderr, "X-Originating-IP %s for %s\n", *orig, pos[0])
+	if *spam >= 0 {
+		if err := a.Store.SetSpamThreshold(ctx, pos[0], *spam); err != nil {
+			return friendly(err, "user", pos[0])
+		}
+		fmt.Fprintf(stderr, "spam threshold %g for %s\n", *spam, pos[0])
+	}
 	return nil
 }
 
@@ -106,8 +118,12 @@ func userShow(ctx context.Context, a *app.App, args []string, stdout, stderr io.
 	if u.HideOriginatingIP {
 		orig = "off"
 	}
-	fmt.Fprintf(stdout, "name:             %s\nparent:           %s\ncreated:          %s\nstate:            %s\nallowed from:     %s\nx-originating-ip: %s\nkeys:             %d active, %d revoked\n",
-		u.Name, orDash(u.ParentName), stamp(u.CreatedAt), state, allow, orig, active, len(keys)-active)
+	spam := "default"
+	if u.SpamThreshold > 0 {
+		spam = fmt.Sprint(u.SpamThreshold)
+	}
+	fmt.Fprintf(stdout, "name:             %s\nparent:           %s\ncreated:          %s\nstate:            %s\nallowed from:     %s\nx-originating-ip: %s\nspam threshold:   %s\nkeys:             %d active, %d revoked\n",
+		u.Name, orDash(u.ParentName), stamp(u.CreatedAt), state, allow, orig, spam, active, len(keys)-active)
 	usage, err := usageLines(ctx, a, u.Name, time.Now())
 	if err != nil {
 		return err

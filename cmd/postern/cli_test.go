@@ -221,6 +221,9 @@ func TestCLIAbuseControls(t *testing.T) {
 		{[]string{"user", "set", "shop", "--originating-ip", "off"}, 0, "", "off"},
 		{[]string{"user", "show", "shop"}, 0, "x-originating-ip: off", ""},
 		{[]string{"user", "set", "shop", "--originating-ip", "maybe"}, 2, "", "on or off"},
+		{[]string{"user", "set", "shop", "--spam-threshold", "3.5"}, 0, "", "spam threshold 3.5"},
+		{[]string{"user", "show", "shop"}, 0, "spam threshold:   3.5", ""},
+		{[]string{"user", "set", "shop"}, 2, "", "needs"},
 	}
 	for _, s := range steps {
 		code, out, errOut := c.run(nil, append(cfg, s.args...)...)

@@ -24,7 +24,8 @@ Commands:
   user show NAME                          a user's settings, allow-list and keys
   user suspend NAME [--reason TEXT]       refuse the user's keys at once
   user resume NAME
-  user set NAME --originating-ip on|off   send X-Originating-IP (default on)
+  user set NAME [--originating-ip on|off] [--spam-threshold N]
+                                          X-Originating-IP (default on); own spam limit
   apikey create --user NAME [--name LABEL] [--scopes mail.send,...] [--allow-ip CIDR,...]
                                           print a new API key (shown once) on stdout
   apikey list [--user NAME]               ID USER NAME SCOPES STATE CREATED from=ALLOWED, one key per line

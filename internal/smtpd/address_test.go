@@ -28,3 +28,25 @@ func TestValidAddress(t *testing.T) {
 		}
 	}
 }
+
+func TestSafeField(t *testing.T) {
+	cases := []struct {
+		name, value string
+		ok          bool
+	}{
+		{"X-Spam-Score", "2.0", true},
+		{"X-Spamd-Result", "default: False [1.0 / 15.0];\r\n\tSYMBOL(1.0)", true},
+		{"X-Bad", "a\r\nBcc: victim@example.test", false},
+		{"X-Bad", "a\nb", false},
+		{"X-Bad", "a\r", false},
+		{"X-Bad", "a\r\n", false},
+		{"Bad Name", "v", false},
+		{"Bad:Name", "v", false},
+		{"", "v", false},
+	}
+	for _, tc := range cases {
+		if got := safeField(tc.name, tc.value); got != tc.ok {
+			t.Errorf("safeField(%q, %q) = %v", tc.name, tc.value, got)
+		}
+	}
+}

@@ -458,7 +458,7 @@ func (s *session) scan(tx *policy.Tx, id string, msg []byte) ([]byte, error) {
 		s.log.Warn("spam scan failed, refusing for now", "msg_id", id, "err", err)
 		return nil, s.refuse(smtperr.New(smtperr.C451LocalError, smtperr.SecTempPolicy, "Message could not be scanned, try again later"))
 	}
-	d := spamscan.Decide(v, 0)
+	d := spamscan.Decide(v, tx.User.SpamThreshold)
 	if d.Refuse {
 		s.log.Info("data refused", "reason", "spam", "action", string(v.Action), "score", v.Score, "symbols", strings.Join(v.Symbols, ","))
 		if !d.Temporary && tx.User.Name != "" {
@@ -475,12 +475,32 @@ func (s *session) scan(tx *policy.Tx, id string, msg []byte) ([]byte, error) {
 	}
 	var b strings.Builder
 	for name, value := range d.AddHeaders {
-		if strings.ContainsAny(name+value, "\r\n") {
+		if !safeField(name, value) {
 			continue
 		}
 		b.WriteString(name + ": " + value + "\r\n")
 	}
 	return append([]byte(b.String()), msg...), nil
+}
+
+// safeField reports whether name: value is one well-formed header field:
+// a plain name, and line breaks in the value only as CRLF folds.
+func safeField(name, value string) bool {
+	if name == "" || strings.ContainsAny(name, ": \t\r\n") {
+		return false
+	}
+	for i := 0; i < len(value); i++ {
+		switch value[i] {
+		case '\n':
+			return false // a CRLF is consumed below; a bare LF is not a fold
+		case '\r':
+			if i+2 >= len(value) || value[i+1] != '\n' || (value[i+2] != ' ' && value[i+2] != '\t') {
+				return false
+			}
+			i++
+		}
+	}
+	return true
 }
 
 // Reset ends the transaction (RSET, a new EHLO, or after DATA).

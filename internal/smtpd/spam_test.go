@@ -86,3 +86,28 @@ func TestScannerDown(t *testing.T) {
 		e.wantQueueEmpty()
 	}
 }
+
+// A user's own spam threshold makes the scanner stricter for that user.
+func TestPerUserSpamThreshold(t *testing.T) {
+	e := newEnv(t, envOptions{scanner: spamscan.Chain{Builtin: spamscan.Builtin{Threshold: 5}}})
+	noSubject := "From: app@example.test\r\nTo: a@example.test\r\n\r\nhello\r\n" // MISSING_SUBJECT scores 2
+	c := e.dial(smtpd.Submissions)
+	if err := c.Auth(plain(e.key)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := send(c, "app@example.test", []string{"a@example.test"}, noSubject); err != nil {
+		t.Fatalf("under the default threshold: %v", err)
+	}
+	if err := e.store.SetSpamThreshold(context.Background(), "acme", 1.5); err != nil {
+		t.Fatal(err)
+	}
+	c2 := e.dial(smtpd.Submissions)
+	if err := c2.Auth(plain(e.key)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := send(c2, "app@example.test", []string{"a@example.test"}, noSubject)
+	se := wantCode(t, err, 550, smtp.EnhancedCode{5, 7, 1})
+	if !strings.Contains(se.Message, "threshold 1.5") {
+		t.Errorf("text %q", se.Message)
+	}
+}

@@ -13,6 +13,8 @@ type AbuseStore interface {
 	// resumes it (at zero).
 	SetSuspended(ctx context.Context, name string, at time.Time, reason string) error
 	SetHideOriginatingIP(ctx context.Context, name string, hide bool) error
+	// SetSpamThreshold sets the user's spam score limit (0: the default).
+	SetSpamThreshold(ctx context.Context, name string, threshold float64) error
 
 	// AddAllowedIP adds a CIDR prefix (canonical form) to an account's
 	// list; store.ErrExists if present.

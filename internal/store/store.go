@@ -31,6 +31,8 @@ type User struct {
 	SuspendReason string
 	// HideOriginatingIP is the user's opt-out of X-Originating-IP.
 	HideOriginatingIP bool
+	// SpamThreshold is the user's own spam score limit; 0: the default.
+	SpamThreshold float64
 }
 
 // Suspended reports whether the user is suspended.

@@ -28,6 +28,11 @@ func (db *DB) SetHideOriginatingIP(ctx context.Context, name string, hide bool) 
 	return db.updateUser(ctx, name, `UPDATE users SET hide_originating_ip = ? WHERE name = ?`, v, name)
 }
 
+// SetSpamThreshold sets the user's spam score limit.
+func (db *DB) SetSpamThreshold(ctx context.Context, name string, threshold float64) error {
+	return db.updateUser(ctx, name, `UPDATE users SET spam_threshold = ? WHERE name = ?`, threshold, name)
+}
+
 func (db *DB) updateUser(ctx context.Context, name, query string, args ...any) error {
 	res, err := db.w.ExecContext(ctx, query, args...)
 	if err != nil {

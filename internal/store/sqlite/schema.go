@@ -94,6 +94,8 @@ var migrations = []string{
 		PRIMARY KEY (kind, subject, period)
 	);
 	CREATE INDEX messages_user_created ON messages(user_id, created_at);`,
+	// 5: per-user spam threshold.
+	`ALTER TABLE users ADD COLUMN spam_threshold REAL NOT NULL DEFAULT 0;`,
 }
 
 // migrate brings the database up to len(migrations), each migration in its

@@ -11,7 +11,7 @@ import (
 	"github.com/postern/postern/internal/store"
 )
 
-const userColumns = `u.id, u.name, u.parent_id, p.name, u.created_at, u.suspended_at, u.suspend_reason, u.hide_originating_ip
+const userColumns = `u.id, u.name, u.parent_id, p.name, u.created_at, u.suspended_at, u.suspend_reason, u.hide_originating_ip, u.spam_threshold
 	FROM users u LEFT JOIN users p ON p.id = u.parent_id`
 
 // rowScanner is what *sql.Row and *sql.Rows share.
@@ -28,7 +28,7 @@ func scanUser(row rowScanner) (store.User, error) {
 		suspended  sql.NullInt64
 		hide       int
 	)
-	if err := row.Scan(&u.ID, &u.Name, &parentID, &parentName, &created, &suspended, &u.SuspendReason, &hide); err != nil {
+	if err := row.Scan(&u.ID, &u.Name, &parentID, &parentName, &created, &suspended, &u.SuspendReason, &hide, &u.SpamThreshold); err != nil {
 		return store.User{}, err
 	}
 	if suspended.Valid {

@@ -33,6 +33,12 @@ func testSuspendAndPrivacy(t *testing.T, s store.Store) {
 	if u, _ = s.UserByName(ctx, "acme"); !u.HideOriginatingIP {
 		t.Fatal("privacy switch not stored")
 	}
+	if err := s.SetSpamThreshold(ctx, "acme", 3.5); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ = s.UserByName(ctx, "acme"); u.SpamThreshold != 3.5 {
+		t.Fatalf("spam threshold %v", u.SpamThreshold)
+	}
 	if err := s.SetSuspended(ctx, "nobody", base, "x"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("suspend unknown: %v", err)
 	}
