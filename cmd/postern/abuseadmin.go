@@ -30,13 +30,14 @@ func userSuspend(ctx context.Context, a *app.App, args []string, stdout, stderr 
 }
 
 func userResume(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
-	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("%w: expected user resume NAME", errUsage)
+	name, err := oneID("user resume", args)
+	if err != nil {
+		return err
 	}
-	if err := a.Store.SetSuspended(ctx, args[0], time.Time{}, ""); err != nil {
-		return friendly(err, "user", args[0])
+	if err := a.Store.SetSuspended(ctx, name, time.Time{}, ""); err != nil {
+		return friendly(err, "user", name)
 	}
-	fmt.Fprintf(stderr, "resumed %s\n", args[0])
+	fmt.Fprintf(stderr, "resumed %s\n", name)
 	return nil
 }
 
@@ -78,12 +79,13 @@ func userSet(ctx context.Context, a *app.App, args []string, stdout, stderr io.W
 }
 
 func userShow(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
-	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("%w: expected user show NAME", errUsage)
-	}
-	u, err := a.Store.UserByName(ctx, args[0])
+	name, err := oneID("user show", args)
 	if err != nil {
-		return friendly(err, "user", args[0])
+		return err
+	}
+	u, err := a.Store.UserByName(ctx, name)
+	if err != nil {
+		return friendly(err, "user", name)
 	}
 	accountID := u.ID
 	if u.ParentID != 0 {

@@ -152,10 +152,10 @@ func apikeyList(ctx context.Context, a *app.App, args []string, stdout, stderr i
 }
 
 func apikeyRevoke(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
-	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("%w: expected apikey revoke ID", errUsage)
+	id, err := oneID("apikey revoke", args)
+	if err != nil {
+		return err
 	}
-	id := args[0]
 	if strings.HasPrefix(id, account.KeyPrefix) {
 		// Someone pasted the whole key: take its id, never echo it.
 		parsed, err := account.ParseKey(id)

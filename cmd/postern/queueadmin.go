@@ -13,9 +13,11 @@ import (
 	"github.com/postern/postern/internal/store"
 )
 
+// oneID takes the single positional argument of commands like
+// "queue show ID" and "user show NAME".
 func oneID(cmd string, args []string) (string, error) {
 	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
-		return "", fmt.Errorf("%w: expected %s ID", errUsage, cmd)
+		return "", fmt.Errorf("%w: expected %s and one argument", errUsage, cmd)
 	}
 	return args[0], nil
 }
