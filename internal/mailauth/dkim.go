@@ -1,0 +1,247 @@
+package mailauth
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
+)
+
+// Algorithm is a DKIM signing algorithm, as written in the a= tag.
+type Algorithm string
+
+const (
+	AlgRSASHA256     Algorithm = "rsa-sha256"     // RFC 6376 section 3.3.1
+	AlgEd25519SHA256 Algorithm = "ed25519-sha256" // RFC 8463 section 3
+)
+
+// MaxSignatures is the number of DKIM-Signature fields Verify checks in one
+// message; the rest are reported with ErrTooManySignatures, unchecked, so a
+// message cannot make us do unbounded DNS lookups and hashing.
+const MaxSignatures = 16
+
+// ErrTooManySignatures is the Err of the Results beyond MaxSignatures.
+var ErrTooManySignatures = errors.New("mailauth: too many DKIM signatures, not checked")
+
+// signedHeaders are the header fields Sign covers when present (RFC 6376
+// section 5.4.1), in the order they are listed in h=.
+var signedHeaders = []string{
+	"From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To",
+	"In-Reply-To", "References", "MIME-Version", "Content-Type",
+	"Content-Transfer-Encoding", "List-Unsubscribe", "List-Unsubscribe-Post",
+}
+
+// Key is a DKIM signing key and where its public half is published:
+// Selector._domainkey.Domain.
+type Key struct {
+	Domain   string
+	Selector string
+	// Signer is an *rsa.PrivateKey (2048 bits advised, 1024 at least) or an
+	// ed25519.PrivateKey.
+	Signer crypto.Signer
+}
+
+// Algorithm returns the a= value the key signs with.
+func (k Key) Algorithm() (Algorithm, error) {
+	switch pub := k.Signer.Public().(type) {
+	case *rsa.PublicKey:
+		if pub.N.BitLen() < 1024 {
+			return "", fmt.Errorf("mailauth: dkim key %s._domainkey.%s: RSA key of %d bits, want 1024 at least", k.Selector, k.Domain, pub.N.BitLen())
+		}
+		return AlgRSASHA256, nil
+	case ed25519.PublicKey:
+		return AlgEd25519SHA256, nil
+	default:
+		return "", fmt.Errorf("mailauth: dkim key %s._domainkey.%s: unsupported key type %T", k.Selector, k.Domain, pub)
+	}
+}
+
+// Sign adds one DKIM-Signature per key to msg and returns the signed
+// message: the signatures, in key order, followed by msg unchanged. msg must
+// use CRLF line ends and have exactly the header section it will be sent
+// with; it must have a From field.
+//
+// Canonicalization is relaxed/relaxed and the body length is never limited.
+// The signed fields are those of signedHeaders that are present, each as
+// often as it occurs, with From listed once more (oversigned).
+//
+// now is the signing time the caller means. Limitation: go-msgauth v0.7
+// writes t= from the system clock and offers no clock option, so t= is the
+// wall-clock time of the call, not now; now is kept in the signature of
+// Sign so that callers need not change when the library grows one.
+func Sign(msg []byte, keys []Key, now time.Time) ([]byte, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("mailauth: dkim sign: no keys")
+	}
+	_ = now // see above: t= comes from go-msgauth's clock
+	fields, ok := splitHeader(msg)
+	if !ok {
+		return nil, errors.New("mailauth: dkim sign: message has no end of header (empty line)")
+	}
+	headerKeys := signedKeys(fields)
+	if headerKeys == nil {
+		return nil, errors.New("mailauth: dkim sign: message has no From field")
+	}
+
+	var sigs bytes.Buffer
+	for _, k := range keys {
+		if k.Domain == "" || k.Selector == "" || k.Signer == nil {
+			return nil, fmt.Errorf("mailauth: dkim sign: key %q/%q incomplete", k.Selector, k.Domain)
+		}
+		if _, err := k.Algorithm(); err != nil {
+			return nil, err
+		}
+		s, err := dkim.NewSigner(&dkim.SignOptions{
+			Domain:                 k.Domain,
+			Selector:               k.Selector,
+			Signer:                 k.Signer,
+			Hash:                   crypto.SHA256,
+			HeaderCanonicalization: dkim.CanonicalizationRelaxed,
+			BodyCanonicalization:   dkim.CanonicalizationRelaxed,
+			HeaderKeys:             headerKeys,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("mailauth: dkim sign with %s._domainkey.%s: %w", k.Selector, k.Domain, err)
+		}
+		if _, err := s.Write(msg); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("mailauth: dkim sign with %s._domainkey.%s: %w", k.Selector, k.Domain, err)
+		}
+		if err := s.Close(); err != nil {
+			return nil, fmt.Errorf("mailauth: dkim sign with %s._domainkey.%s: %w", k.Selector, k.Domain, err)
+		}
+		sigs.WriteString(s.Signature())
+	}
+	out := make([]byte, 0, sigs.Len()+len(msg))
+	out = append(out, sigs.Bytes()...)
+	return append(out, msg...), nil
+}
+
+// signedKeys returns the h= list for a header, or nil without a From field.
+func signedKeys(fields []headerField) []string {
+	count := make(map[string]int)
+	for _, f := range fields {
+		count[strings.ToLower(f.Name)]++
+	}
+	if count["from"] == 0 {
+		return nil
+	}
+	var keys []string
+	for _, name := range signedHeaders {
+		n := count[strings.ToLower(name)]
+		if name == "From" {
+			n++
+		}
+		for range n {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+// TXTLookup returns the TXT records of name, each one's strings joined.
+// "No such name" must be reported as a *net.DNSError with IsNotFound set,
+// a temporary failure with IsTemporary (or IsTimeout) set.
+type TXTLookup func(ctx context.Context, name string) ([]string, error)
+
+// Result is the verdict on one DKIM-Signature.
+type Result struct {
+	Domain    string    // d=
+	Selector  string    // s=
+	Algorithm Algorithm // a=, as written
+	OK        bool      // the signature verified
+	// Temporary is set when the failure may go away (key lookup failed
+	// temporarily): RFC 6376 TEMPFAIL, "temperror" in Authentication-Results.
+	Temporary bool
+	Err       error // why not OK
+}
+
+// Verify checks every DKIM-Signature of msg (at most MaxSignatures) and
+// returns one Result per signature, in header order. A message without
+// signatures gives no results and no error; an error means the message
+// could not be read at all.
+func Verify(ctx context.Context, msg []byte, lookup TXTLookup) ([]Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	fields, ok := splitHeader(msg)
+	if !ok {
+		return nil, errors.New("mailauth: dkim verify: message has no end of header (empty line)")
+	}
+	var results []Result
+	for _, f := range fields {
+		if !strings.EqualFold(f.Name, "DKIM-Signature") {
+			continue
+		}
+		tags := parseTags(f.Value)
+		results = append(results, Result{
+			Domain:    tags["d"],
+			Selector:  tags["s"],
+			Algorithm: Algorithm(tags["a"]),
+		})
+	}
+	if len(results) == 0 {
+		return nil, nil
+	}
+
+	opts := &dkim.VerifyOptions{
+		LookupTXT: func(name string) ([]string, error) {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			return lookup(ctx, name)
+		},
+		MaxVerifications: MaxSignatures,
+	}
+	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(msg), opts)
+	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
+		return nil, fmt.Errorf("mailauth: dkim verify: %w", err)
+	}
+	if want := min(len(results), MaxSignatures); len(verifs) != want {
+		return nil, fmt.Errorf("mailauth: dkim verify: %d signatures found, %d checked", want, len(verifs))
+	}
+	for i := range results {
+		if i >= len(verifs) {
+			results[i].Err = ErrTooManySignatures
+			continue
+		}
+		v := verifs[i]
+		if v.Domain != "" {
+			results[i].Domain = v.Domain
+		}
+		results[i].OK = v.Err == nil
+		results[i].Temporary = dkim.IsTempFail(v.Err)
+		if v.Err != nil {
+			results[i].Err = fmt.Errorf("mailauth: dkim %s._domainkey.%s: %w", results[i].Selector, results[i].Domain, v.Err)
+		}
+	}
+	return results, nil
+}
+
+// PublicKeyRecord returns the DKIM key record (RFC 6376 section 3.6.1,
+// RFC 8463 section 4) that publishes pub: "v=DKIM1; k=rsa; p=…" with the
+// SubjectPublicKeyInfo for RSA, or "v=DKIM1; k=ed25519; p=…" with the raw
+// 32-byte key for Ed25519.
+func PublicKeyRecord(pub crypto.PublicKey) (string, error) {
+	switch pub := pub.(type) {
+	case *rsa.PublicKey:
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return "", fmt.Errorf("mailauth: dkim record: %w", err)
+		}
+		return "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der), nil
+	case ed25519.PublicKey:
+		return "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub), nil
+	default:
+		return "", fmt.Errorf("mailauth: dkim record: unsupported key type %T", pub)
+	}
+}
