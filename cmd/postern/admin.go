@@ -41,6 +41,10 @@ var adminCommands = map[string]adminCommand{
 	"ip list":      ipList,
 	"limit set":    limitSet,
 	"limit list":   limitList,
+
+	"domain add":    domainAdd,
+	"domain verify": domainVerify,
+	"domain list":   domainList,
 }
 
 func userCreate(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {

@@ -43,6 +43,10 @@ Commands:
   limit set (--user NAME | --key ID) --per minute|hour|day|month [--messages N]
             [--recipients N] [--mode reject|hold]
   limit list                              KIND SUBJECT PERIOD MESSAGES RECIPIENTS MODE
+  domain add DOMAIN --user NAME [--dkim-key FILE --selector S]
+                                          DKIM keys; prints the DNS records to publish
+  domain verify DOMAIN [--trust]          checks the records (✓/✗); exit 1 unless verified
+  domain list [--user NAME]               NAME USER STATE SELECTORS CREATED
 
 --config FILE may come before or after the command; POSTERN_CONFIG names it
 too. Without a file Postern runs on its embedded default (./postern-data,

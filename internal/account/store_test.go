@@ -20,6 +20,7 @@ type memStore struct {
 	store.DeliveryStore
 	store.AbuseStore
 	store.LimitStore
+	store.DomainStore
 
 	mu     sync.Mutex
 	nextID int64

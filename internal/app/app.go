@@ -21,6 +21,7 @@ import (
 	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/delivery"
 	"github.com/postern/postern/internal/dnsres"
+	"github.com/postern/postern/internal/identity"
 	"github.com/postern/postern/internal/lockout"
 	"github.com/postern/postern/internal/queue"
 	"github.com/postern/postern/internal/quota"
@@ -155,6 +156,7 @@ func (a *App) Start() (*Running, error) {
 		AuthFailureDelay: cfg.SMTP.AuthFailureDelay.Duration,
 		Quota:            quotas,
 		Scanner:          scanner(cfg, a.Log),
+		Signer:           &identity.Signer{Store: a.Store},
 		Abuse:            watch,
 	})
 

@@ -65,6 +65,12 @@ type Quota interface {
 	Reserve(ctx context.Context, p account.Principal, rcpts int, now time.Time) (ratelimit.Decision, ratelimit.Reservation, error)
 }
 
+// Signer signs a message for the principal's verified From domain, and
+// says which domain it signed for ("" when none).
+type Signer interface {
+	Sign(ctx context.Context, p account.Principal, msg []byte) ([]byte, string, error)
+}
+
 // Enqueuer stores an accepted message durably (internal/queue.Queue).
 type Enqueuer interface {
 	Enqueue(ctx context.Context, m store.NewMessage) error
@@ -96,7 +102,10 @@ type Config struct {
 	// (internal/spamscan.Chain).
 	Scanner spamscan.Scanner
 	// Abuse, when set, counts spam rejections toward automatic suspension.
-	Abuse  *abuse.Watch
+	Abuse *abuse.Watch
+	// Signer, when set, DKIM-signs messages from the user's verified
+	// domains (internal/identity.Signer).
+	Signer Signer
 	Policy policy.Hook // nil: policy.Allow
 	Logger *slog.Logger
 	Now    func() time.Time // nil: time.Now

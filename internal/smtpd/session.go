@@ -384,6 +384,16 @@ func (s *session) Data(r io.Reader) error {
 	if err := s.srv.cfg.Policy.Data(context.Background(), tx, msg); err != nil {
 		return s.policyRefusal("data", err)
 	}
+	if sg := s.srv.cfg.Signer; sg != nil && s.key != nil {
+		signed, dom, err := sg.Sign(context.Background(), s.principal, msg)
+		if err != nil {
+			return s.internal("dkim sign", err)
+		}
+		if dom != "" {
+			s.log.Debug("dkim signed", "domain", dom)
+		}
+		msg = signed
+	}
 	nm := store.NewMessage{
 		ID:         id,
 		From:       tx.From,

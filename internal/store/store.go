@@ -116,6 +116,7 @@ type Store interface {
 	DeliveryStore
 	AbuseStore
 	LimitStore
+	DomainStore
 
 	Close() error
 }

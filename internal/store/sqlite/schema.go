@@ -96,6 +96,18 @@ var migrations = []string{
 	CREATE INDEX messages_user_created ON messages(user_id, created_at);`,
 	// 5: per-user spam threshold.
 	`ALTER TABLE users ADD COLUMN spam_threshold REAL NOT NULL DEFAULT 0;`,
+	// 6: sending domains with their DKIM keys.
+	`CREATE TABLE domains (
+		name         TEXT    PRIMARY KEY,
+		user_id      INTEGER NOT NULL REFERENCES users(id),
+		state        TEXT    NOT NULL,
+		rsa_selector TEXT    NOT NULL,
+		rsa_key      BLOB    NOT NULL,
+		ed_selector  TEXT    NOT NULL,
+		ed_key       BLOB    NOT NULL,
+		created_at   BIGINT  NOT NULL,
+		verified_at  BIGINT
+	);`,
 }
 
 // migrate brings the database up to len(migrations), each migration in its

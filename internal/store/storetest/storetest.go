@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SuspendAndPrivacy", testSuspendAndPrivacy},
 		{"AllowedIPs", testAllowedIPs},
 		{"LimitsAndUsage", testLimitsAndUsage},
+		{"Domains", testDomains},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/postern/postern/internal/app"
+	"github.com/postern/postern/internal/dnsres"
+	"github.com/postern/postern/internal/domain"
+	"github.com/postern/postern/internal/store"
+)
+
+// errNotVerified makes `domain verify` exit 1 after printing its checks.
+var errNotVerified = errors.New("the domain is not verified yet: publish the records marked ✗ and run domain verify again")
+
+func domainAdd(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("domain add", flag.ContinueOnError)
+	user := fs.String("user", "", "the user the domain belongs to (required)")
+	keyFile := fs.String("dkim-key", "", "an existing DKIM private key (PEM: PKCS#1 or PKCS#8 RSA, PKCS#8 Ed25519) to use instead of generating one")
+	selector := fs.String("selector", "", "the selector of --dkim-key")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := positionals(pos, 1, "domain add DOMAIN --user NAME [--dkim-key FILE --selector S]"); err != nil {
+		return err
+	}
+	if *user == "" {
+		return fmt.Errorf("%w: domain add needs --user NAME", errUsage)
+	}
+	if (*keyFile == "") != (*selector == "") {
+		return fmt.Errorf("%w: --dkim-key and --selector go together", errUsage)
+	}
+	name := strings.ToLower(strings.TrimSuffix(pos[0], "."))
+	if !strings.Contains(name, ".") {
+		return fmt.Errorf("%q is not a domain name", pos[0])
+	}
+	u, err := a.Store.UserByName(ctx, *user)
+	if err != nil {
+		return friendly(err, "user", *user)
+	}
+	rsaKey, edKey, err := domain.GenerateKeys(rand.Reader)
+	if err != nil {
+		return err
+	}
+	rsaSel, edSel := domain.SelectorNames(time.Now())
+	var rsaSigner, edSigner crypto.Signer = rsaKey, edKey
+	if *keyFile != "" {
+		pem, err := os.ReadFile(*keyFile)
+		if err != nil {
+			return err
+		}
+		k, err := domain.ParsePrivateKey(pem)
+		if err != nil {
+			return err
+		}
+		kind, err := domain.KindOf(k)
+		if err != nil {
+			return err
+		}
+		if kind == domain.KeyRSA {
+			rsaSigner, rsaSel = k, *selector
+		} else {
+			edSigner, edSel = k, *selector
+		}
+	}
+	rsaPEM, err := domain.MarshalPrivateKey(rsaSigner)
+	if err != nil {
+		return err
+	}
+	edPEM, err := domain.MarshalPrivateKey(edSigner)
+	if err != nil {
+		return err
+	}
+	d := store.Domain{Name: name, UserID: u.ID, State: store.DomainPending, RSASelector: rsaSel, RSAKey: rsaPEM,
+		EdSelector: edSel, EdKey: edPEM, CreatedAt: time.Now()}
+	if err := a.Store.AddDomain(ctx, d); err != nil {
+		return friendly(err, "domain", name)
+	}
+	fmt.Fprintf(stderr, "added %s for %s; publish these records, then run: postern domain verify %s\n", name, u.Name, name)
+	for _, line := range domain.ZoneLines(domainRecords(a, d)) {
+		fmt.Fprintln(stdout, line)
+	}
+	return nil
+}
+
+// domainRecords are the records a domain must (DKIM) or should publish.
+func domainRecords(a *app.App, d store.Domain) []domain.Record {
+	var keys []domain.SelectorKey
+	for _, k := range []struct {
+		sel string
+		pem []byte
+	}{{d.RSASelector, d.RSAKey}, {d.EdSelector, d.EdKey}} {
+		if signer, err := domain.ParsePrivateKey(k.pem); err == nil {
+			keys = append(keys, domain.SelectorKey{Selector: k.sel, Public: signer.Public()})
+		}
+	}
+	return domain.Records(d.Name, domain.Config{ReturnPathHost: a.Config.Hostname}, keys)
+}
+
+func domainVerify(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("domain verify", flag.ContinueOnError)
+	trust := fs.Bool("trust", false, "the operator vouches for the domain: mark it verified without DNS (signing still needs its DKIM key)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := positionals(pos, 1, "domain verify DOMAIN [--trust]"); err != nil {
+		return err
+	}
+	d, err := a.Store.Domain(ctx, pos[0])
+	if err != nil {
+		return friendly(err, "domain", pos[0])
+	}
+	if *trust {
+		if err := a.Store.SetDomainState(ctx, d.Name, store.DomainTrusted, time.Now()); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "%s is marked operator-verified (trusted)\n", d.Name)
+		return nil
+	}
+	res, err := dnsres.New(a.Config.DNS.Resolver, dnsres.Options{})
+	if err != nil {
+		return err
+	}
+	checks, verified := domain.Verify(ctx, res, d.Name, domainRecords(a, d))
+	fmt.Fprint(stdout, domain.Format(checks))
+	if !verified {
+		return errNotVerified
+	}
+	if err := a.Store.SetDomainState(ctx, d.Name, store.DomainVerified, time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "%s is verified: mail from it is now DKIM-signed\n", d.Name)
+	return nil
+}
+
+func domainList(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("domain list", flag.ContinueOnError)
+	user := fs.String("user", "", "only this user's domains")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := positionals(pos, 0, "domain list [--user NAME]"); err != nil {
+		return err
+	}
+	list, err := a.Store.Domains(ctx, *user)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for _, d := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s,%s\t%s\n", d.Name, d.UserName, d.State, d.RSASelector, d.EdSelector, stamp(d.CreatedAt))
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,92 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/postern/postern/internal/store"
+)
+
+// AddDomain stores a new sending domain.
+func (db *DB) AddDomain(ctx context.Context, d store.Domain) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO domains (name, user_id, state, rsa_selector, rsa_key, ed_selector, ed_key, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, strings.ToLower(d.Name), d.UserID, string(d.State),
+		d.RSASelector, d.RSAKey, d.EdSelector, d.EdKey, micros(d.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("sqlite: add domain %s: %w", d.Name, mapErr(err))
+	}
+	return nil
+}
+
+const domainColumns = `d.name, d.user_id, u.name, d.state, d.rsa_selector, d.rsa_key, d.ed_selector, d.ed_key, d.created_at, d.verified_at
+	FROM domains d JOIN users u ON u.id = d.user_id`
+
+func scanDomain(row rowScanner) (store.Domain, error) {
+	var d store.Domain
+	var state string
+	var created int64
+	var verified sql.NullInt64
+	if err := row.Scan(&d.Name, &d.UserID, &d.UserName, &state, &d.RSASelector, &d.RSAKey, &d.EdSelector, &d.EdKey, &created, &verified); err != nil {
+		return d, err
+	}
+	d.State, d.CreatedAt = store.DomainState(state), fromMicros(created)
+	if verified.Valid {
+		d.VerifiedAt = fromMicros(verified.Int64)
+	}
+	return d, nil
+}
+
+// Domain returns the named domain or store.ErrNotFound.
+func (db *DB) Domain(ctx context.Context, name string) (store.Domain, error) {
+	d, err := scanDomain(db.r.QueryRowContext(ctx, `SELECT `+domainColumns+` WHERE d.name = ?`, strings.ToLower(name)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, fmt.Errorf("sqlite: domain %s: %w", name, store.ErrNotFound)
+	}
+	if err != nil {
+		return d, fmt.Errorf("sqlite: domain %s: %w", name, err)
+	}
+	return d, nil
+}
+
+// Domains lists domains by name, of one user when userName is set.
+func (db *DB) Domains(ctx context.Context, userName string) ([]store.Domain, error) {
+	q, args := `SELECT `+domainColumns, []any{}
+	if userName != "" {
+		q += ` WHERE u.name = ?`
+		args = append(args, userName)
+	}
+	rows, err := db.r.QueryContext(ctx, q+` ORDER BY d.name`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: domains: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Domain
+	for rows.Next() {
+		d, err := scanDomain(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: domains: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// SetDomainState records a verification outcome.
+func (db *DB) SetDomainState(ctx context.Context, name string, state store.DomainState, at time.Time) error {
+	var verified any
+	if state != store.DomainPending {
+		verified = micros(at)
+	}
+	res, err := db.w.ExecContext(ctx, `UPDATE domains SET state = ?, verified_at = ? WHERE name = ?`, string(state), verified, strings.ToLower(name))
+	if err != nil {
+		return fmt.Errorf("sqlite: domain %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: domain %s: %w", name, store.ErrNotFound)
+	}
+	return nil
+}
