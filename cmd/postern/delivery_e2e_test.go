@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"net"
 	"os/exec"
 	"regexp"
@@ -83,6 +85,85 @@ func TestDeliveryToPostfix(t *testing.T) {
 			t.Fatalf("queue show never says delivered:\n%s", show)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	in.stop()
+}
+
+// TestSignedDeliveryToPostfix: a message from a verified domain, delivered
+// by the built binary to a real Postfix, carries two DKIM signatures that
+// dkimpy (independent of Postern) verifies in the delivered copy.
+func TestSignedDeliveryToPostfix(t *testing.T) {
+	swaks := needPeer(t, "swaks")
+	pf := testenv.StartPostfix(t, "example.test")
+	_, port, _ := net.SplitHostPort(pf.Addr)
+	p, _ := strconv.Atoi(port)
+	in := newInstance(t, p)
+	in.start()
+	in.mustCLI("user", "create", "acme")
+	zone := in.mustCLI("domain", "add", "acme.test", "--user", "acme")
+	var txt []string
+	for _, l := range strings.Split(strings.TrimSpace(zone), "\n") {
+		in.dns.Add(l)
+		if strings.Contains(l, "_domainkey") {
+			txt = append(txt, l)
+		}
+	}
+	in.mustCLI("domain", "verify", "acme.test")
+	key := strings.TrimSpace(in.mustCLI("apikey", "create", "--user", "acme"))
+	host, subPort, _ := net.SplitHostPort(in.addr("submission"))
+	out, err := exec.Command(swaks, "--server", host, "--port", subPort, "--tls", "-a", "PLAIN", "-au", "apikey", "-ap", key,
+		"--from", "news@acme.test", "--to", "rcpt@example.test", "--h-From", "News <news@acme.test>",
+		"--h-Subject", "signed", "--body", "Signed by Postern.\n\nSecond paragraph.").CombinedOutput()
+	if err != nil {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	var got []byte
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		msgs, _ := pf.Messages()
+		if len(msgs) > 0 {
+			got = msgs[0]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing arrived\n%s", pf.Log())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := strings.Count(string(got), "DKIM-Signature:"); n != 2 {
+		t.Fatalf("%d signatures in the delivered message:\n%s", n, got)
+	}
+	// dkimpy verifies each signature against the published records.
+	python := "/usr/bin/python3"
+	if _, err := exec.LookPath(python); err != nil || exec.Command(python, "-c", "import dkim").Run() != nil {
+		testenv.NeedPeer(t, "dkimpy (python3-dkim for /usr/bin/python3)")
+	}
+	records := map[string]string{}
+	for _, l := range txt {
+		f := strings.Fields(l)
+		value := strings.Join(regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`).FindAllString(l, -1), "")
+		records[f[0]] = strings.ReplaceAll(value, `"`, "")
+	}
+	script := `
+import dkim, json, sys
+recs = json.loads(sys.argv[1])
+msg = sys.stdin.buffer.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+def dns(name, timeout=5):
+    return recs.get(name.decode()).encode()
+d = dkim.DKIM(msg)
+n = msg.count(b"\r\nDKIM-Signature:") + msg.startswith(b"DKIM-Signature:")
+for i in range(n):
+    print("sig", i, d.verify(idx=i, dnsfunc=dns))
+`
+	js, _ := json.Marshal(records)
+	cmd := exec.Command(python, "-c", script, string(js))
+	cmd.Stdin = bytes.NewReader(got)
+	res, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("dkimpy: %v\n%s", err, res)
+	}
+	if strings.Count(string(res), "True") != 2 || strings.Contains(string(res), "False") {
+		t.Fatalf("dkimpy verdicts:\n%s\nmessage:\n%s", res, got)
 	}
 	in.stop()
 }
