@@ -52,7 +52,13 @@ func startServer(t testing.TB, edit func(*config.Config)) *server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	if _, err := a.Accounts.CreateUser(ctx, "load", ""); err != nil {
+	u, err := a.Accounts.CreateUser(ctx, "load", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Postern sends only from verified identities: the operator vouches
+	// for the generator's domain.
+	if err := a.Store.AddDomain(ctx, store.Domain{Name: "example.test", UserID: u.ID, State: store.DomainTrusted, CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	key, rec, err := a.Accounts.CreateKey(ctx, "load", "postern-load", nil)

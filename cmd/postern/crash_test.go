@@ -29,6 +29,7 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 	in := newInstance(t, 0)
 	in.start()
 	in.mustCLI("user", "create", "acme")
+	in.trust("acme", "example.test")
 	key := strings.TrimSpace(in.mustCLI("apikey", "create", "--user", "acme"))
 	pem, err := os.ReadFile(in.certPEM)
 	if err != nil {
@@ -187,7 +188,7 @@ func sendOne(c *smtp.Client, marker string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := w.Write([]byte("Subject: " + marker + "\r\n\r\n" + crashBody(marker))); err != nil {
+	if _, err := w.Write([]byte("From: app@example.test\r\nSubject: " + marker + "\r\n\r\n" + crashBody(marker))); err != nil {
 		return "", err
 	}
 	resp, err := w.CloseWithResponse()

@@ -24,6 +24,7 @@ func TestDeliveryToPostfix(t *testing.T) {
 	in := newInstance(t, p)
 	in.start()
 	in.mustCLI("user", "create", "acme")
+	in.trust("acme", "example.test")
 	key := strings.TrimSpace(in.mustCLI("apikey", "create", "--user", "acme"))
 	host, subPort, _ := net.SplitHostPort(in.addr("submission"))
 

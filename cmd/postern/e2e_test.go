@@ -21,6 +21,7 @@ func TestEndToEnd(t *testing.T) {
 	in.start()
 
 	in.mustCLI("user", "create", "acme")
+	in.trust("acme", "example.test")
 	in.mustCLI("user", "create", "shop", "--parent", "acme")
 	key := in.mustCLI("apikey", "create", "--user", "shop", "--name", "e2e")
 	if !keyRE.MatchString(key) {

@@ -134,6 +134,7 @@ func (a *App) Start() (*Running, error) {
 	if err := quotas.Seed(context.Background(), time.Now()); err != nil {
 		return nil, err
 	}
+	ids := &identity.Signer{Store: a.Store}
 	srv := smtpd.New(smtpd.Config{
 		Hostname:        cfg.Hostname,
 		TLS:             tlsconf.Server(cert),
@@ -156,7 +157,8 @@ func (a *App) Start() (*Running, error) {
 		AuthFailureDelay: cfg.SMTP.AuthFailureDelay.Duration,
 		Quota:            quotas,
 		Scanner:          scanner(cfg, a.Log),
-		Signer:           &identity.Signer{Store: a.Store},
+		Signer:           ids,
+		Identity:         ids,
 		Abuse:            watch,
 	})
 

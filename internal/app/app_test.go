@@ -21,6 +21,7 @@ import (
 	"github.com/postern/postern/internal/app"
 	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/smtpd"
+	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/testenv"
 )
 
@@ -52,7 +53,11 @@ func start(tb testing.TB) *running {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := a.Accounts.CreateUser(ctx, "acme", ""); err != nil {
+	u, err := a.Accounts.CreateUser(ctx, "acme", "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := a.Store.AddDomain(ctx, store.Domain{Name: "example.test", UserID: u.ID, State: store.DomainTrusted, CreatedAt: time.Now()}); err != nil {
 		tb.Fatal(err)
 	}
 	key, _, err := a.Accounts.CreateKey(ctx, "acme", "bench", nil)
@@ -98,7 +103,7 @@ func (p *running) submit(tb testing.TB, conns, n int) {
 				return
 			}
 			for i := c; i < n; i += conns {
-				msg := fmt.Sprintf("Subject: %d\r\n\r\nmessage %d\r\n", i, i)
+				msg := fmt.Sprintf("From: app@example.test\r\nSubject: %d\r\n\r\nmessage %d\r\n", i, i)
 				if err := cl.SendMail("app@example.test", []string{fmt.Sprintf("u%d@example.test", i%50)}, strings.NewReader(msg)); err != nil {
 					tb.Error(err)
 					return

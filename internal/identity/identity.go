@@ -59,7 +59,8 @@ func (s *Signer) Sign(ctx context.Context, p account.Principal, msg []byte) ([]b
 	if err != nil {
 		return nil, "", fmt.Errorf("identity: domain %s: %w", name, err)
 	}
-	if !d.Usable() || (d.UserID != p.User.ID && d.UserID != p.Account.ID) {
+	if !usableBy(d, p) || len(d.RSAKey) == 0 || len(d.EdKey) == 0 {
+		// Not this user's, or vouched for by the operator without keys.
 		return msg, "", nil
 	}
 	var keys []mailauth.Key
@@ -83,3 +84,75 @@ func (s *Signer) Sign(ctx context.Context, p account.Principal, msg []byte) ([]b
 	}
 	return signed, name, nil
 }
+
+func usableBy(d store.Domain, p account.Principal) bool {
+	return d.Usable() && (d.UserID == p.User.ID || d.UserID == p.Account.ID)
+}
+
+// ErrUnverified is returned (wrapped) for an identity the user has not
+// proven; its text names the identity and is safe to show the client.
+var ErrUnverified = errors.New("not a verified sender identity")
+
+// Unverified is the error for one identity.
+type Unverified struct {
+	What, Address string // e.g. "envelope sender", "From"
+}
+
+func (u *Unverified) Error() string {
+	return u.What + " <" + u.Address + "> is not on a verified domain of this API key's user"
+}
+
+func (u *Unverified) Unwrap() error { return ErrUnverified }
+
+// CheckAddress reports whether addr is on a domain the principal may send
+// as (its user's or its account's, verified or vouched for).
+func (s *Signer) CheckAddress(ctx context.Context, p account.Principal, what, addr string) error {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 {
+		return &Unverified{What: what, Address: addr}
+	}
+	d, err := s.Store.Domain(ctx, strings.ToLower(addr[at+1:]))
+	if errors.Is(err, store.ErrNotFound) {
+		return &Unverified{What: what, Address: addr}
+	}
+	if err != nil {
+		return fmt.Errorf("identity: domain of %s: %w", what, err)
+	}
+	if !usableBy(d, p) {
+		return &Unverified{What: what, Address: addr}
+	}
+	return nil
+}
+
+// CheckHeaders enforces the message's author identities: exactly one From
+// address, and it and any Sender on the user's verified domains.
+func (s *Signer) CheckHeaders(ctx context.Context, p account.Principal, msg []byte) error {
+	h, err := message.ParseHeader(msg)
+	if err != nil {
+		return fmt.Errorf("identity: %w", err)
+	}
+	froms := h.Values("From")
+	var addrs []*mail.Address
+	if len(froms) == 1 {
+		addrs, _ = mail.ParseAddressList(froms[0])
+	}
+	if len(addrs) != 1 {
+		return ErrOneFrom
+	}
+	if err := s.CheckAddress(ctx, p, "From", addrs[0].Address); err != nil {
+		return err
+	}
+	for _, v := range h.Values("Sender") {
+		a, err := mail.ParseAddress(v)
+		if err != nil {
+			return &Unverified{What: "Sender", Address: "unparseable"}
+		}
+		if err := s.CheckAddress(ctx, p, "Sender", a.Address); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrOneFrom: the message must have exactly one From field with one address.
+var ErrOneFrom = errors.New("the message must have exactly one From address")

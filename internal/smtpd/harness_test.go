@@ -23,6 +23,7 @@ import (
 
 	"github.com/postern/postern/internal/abuse"
 	"github.com/postern/postern/internal/account"
+	"github.com/postern/postern/internal/identity"
 	"github.com/postern/postern/internal/lockout"
 	"github.com/postern/postern/internal/queue"
 	"github.com/postern/postern/internal/smtpd"
@@ -60,6 +61,7 @@ type envOptions struct {
 	quota      func(store.Store) smtpd.Quota
 	scanner    spamscan.Scanner
 	abuse      *abuse.Thresholds
+	identity   bool // enforce verified sender domains
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -124,6 +126,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Quota:            quotaOf(o, st),
 		Scanner:          o.scanner,
 		Abuse:            abuseOf(o, st),
+		Identity:         identityOf(o, st),
 		Logger:           slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	e := &env{t: t, store: st, accounts: accts, srv: srv, addr: map[smtpd.Mode]string{},
@@ -388,4 +391,11 @@ func abuseOf(o envOptions, st store.Store) *abuse.Watch {
 		return nil
 	}
 	return &abuse.Watch{T: *o.abuse, Store: st}
+}
+
+func identityOf(o envOptions, st store.Store) smtpd.Identity {
+	if !o.identity {
+		return nil
+	}
+	return &identity.Signer{Store: st}
 }

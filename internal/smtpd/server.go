@@ -71,6 +71,13 @@ type Signer interface {
 	Sign(ctx context.Context, p account.Principal, msg []byte) ([]byte, string, error)
 }
 
+// Identity checks sender identities (internal/identity.Signer). Its
+// refusals wrap identity.ErrUnverified or are identity.ErrOneFrom.
+type Identity interface {
+	CheckAddress(ctx context.Context, p account.Principal, what, addr string) error
+	CheckHeaders(ctx context.Context, p account.Principal, msg []byte) error
+}
+
 // Enqueuer stores an accepted message durably (internal/queue.Queue).
 type Enqueuer interface {
 	Enqueue(ctx context.Context, m store.NewMessage) error
@@ -106,10 +113,13 @@ type Config struct {
 	// Signer, when set, DKIM-signs messages from the user's verified
 	// domains (internal/identity.Signer).
 	Signer Signer
-	Policy policy.Hook // nil: policy.Allow
-	Logger *slog.Logger
-	Now    func() time.Time // nil: time.Now
-	Rand   io.Reader        // nil: crypto/rand
+	// Identity, when set, refuses senders not on the user's verified
+	// domains: the envelope sender at MAIL, From and Sender after DATA.
+	Identity Identity
+	Policy   policy.Hook // nil: policy.Allow
+	Logger   *slog.Logger
+	Now      func() time.Time // nil: time.Now
+	Rand     io.Reader        // nil: crypto/rand
 }
 
 // MaxLineLength is the engine's hard line limit: twice RFC 5321's 1000

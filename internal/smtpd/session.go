@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/postern/postern/internal/account"
+	"github.com/postern/postern/internal/identity"
 	"github.com/postern/postern/internal/lockout"
 	"github.com/postern/postern/internal/message"
 	"github.com/postern/postern/internal/policy"
@@ -212,6 +213,21 @@ func admitRefusal(err error, code smtperr.Code, prefix string, ip netip.Addr) *s
 	return nil
 }
 
+// identityRefusal answers an unproven sender identity with 550 5.7.1
+// naming it (the text is built by identity for the client).
+func (s *session) identityRefusal(stage string, err error) error {
+	if errors.Is(err, identity.ErrUnverified) || errors.Is(err, identity.ErrOneFrom) {
+		s.log.Info(stage+" refused", "reason", "identity", "detail", err.Error())
+		text := err.Error()
+		text = strings.ToUpper(text[:1]) + text[1:]
+		if errors.Is(err, identity.ErrUnverified) {
+			text += "; the operator verifies domains with postern domain add/verify"
+		}
+		return s.refuse(smtperr.New(smtperr.C550MailboxUnavailable, smtperr.SecPolicyUnauthorized, text))
+	}
+	return s.internal("identity "+stage, err)
+}
+
 // limitRefusal is the reply for a message over a rate limit: 451 4.7.0
 // with the wait, or, for an exhausted monthly quota or a message larger
 // than any window allows, a permanent 550 5.7.0.
@@ -272,6 +288,14 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if max := s.srv.cfg.MaxMessageBytes; opts != nil && max > 0 && opts.Size > max {
 		return s.refuse(smtperr.New(smtperr.C552StorageExceeded, smtperr.SecMessageTooBig,
 			fmt.Sprintf("Message size exceeds fixed limit of %d bytes", max)))
+	}
+	if id := s.srv.cfg.Identity; id != nil && s.key != nil {
+		if from == "" {
+			return s.refuse(smtperr.New(smtperr.C550MailboxUnavailable, smtperr.SecPolicyUnauthorized, "The null sender cannot be used for submission"))
+		}
+		if err := id.CheckAddress(context.Background(), s.principal, "envelope sender", from); err != nil {
+			return s.identityRefusal("mail", err)
+		}
 	}
 	if q := s.srv.cfg.Quota; q != nil && s.key != nil {
 		d, err := q.Check(context.Background(), s.principal, s.srv.cfg.Now())
@@ -377,6 +401,11 @@ func (s *session) Data(r io.Reader) error {
 	}
 	if err != nil {
 		return s.internal("prepare message", err)
+	}
+	if idc := s.srv.cfg.Identity; idc != nil && s.key != nil {
+		if err := idc.CheckHeaders(context.Background(), s.principal, msg); err != nil {
+			return s.identityRefusal("data", err)
+		}
 	}
 	if msg, err = s.scan(tx, id, msg); err != nil {
 		return err

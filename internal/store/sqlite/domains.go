@@ -13,6 +13,14 @@ import (
 
 // AddDomain stores a new sending domain.
 func (db *DB) AddDomain(ctx context.Context, d store.Domain) error {
+	// A domain the operator vouches for may have no keys; the driver binds
+	// a nil slice as NULL.
+	if d.RSAKey == nil {
+		d.RSAKey = []byte{}
+	}
+	if d.EdKey == nil {
+		d.EdKey = []byte{}
+	}
 	_, err := db.w.ExecContext(ctx, `INSERT INTO domains (name, user_id, state, rsa_selector, rsa_key, ed_selector, ed_key, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, strings.ToLower(d.Name), d.UserID, string(d.State),
 		d.RSASelector, d.RSAKey, d.EdSelector, d.EdKey, micros(d.CreatedAt))
