@@ -16,6 +16,7 @@ import (
 	"github.com/postern/postern/internal/app"
 	"github.com/postern/postern/internal/dnsres"
 	"github.com/postern/postern/internal/domain"
+	"github.com/postern/postern/internal/identity"
 	"github.com/postern/postern/internal/store"
 )
 
@@ -95,16 +96,7 @@ func domainAdd(ctx context.Context, a *app.App, args []string, stdout, stderr io
 
 // domainRecords are the records a domain must (DKIM) or should publish.
 func domainRecords(a *app.App, d store.Domain) []domain.Record {
-	var keys []domain.SelectorKey
-	for _, k := range []struct {
-		sel string
-		pem []byte
-	}{{d.RSASelector, d.RSAKey}, {d.EdSelector, d.EdKey}} {
-		if signer, err := domain.ParsePrivateKey(k.pem); err == nil {
-			keys = append(keys, domain.SelectorKey{Selector: k.sel, Public: signer.Public()})
-		}
-	}
-	return domain.Records(d.Name, domain.Config{ReturnPathHost: a.Config.Hostname}, keys)
+	return identity.Records(d, a.Config.Hostname)
 }
 
 func domainVerify(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {

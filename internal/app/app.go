@@ -208,7 +208,13 @@ func (a *App) Start() (*Running, error) {
 	r.cancelW = cancelW
 	go func() {
 		defer close(r.worker)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			identity.RunRecheck(wctx, a.Store, resolver, cfg.Hostname, cfg.Domains.Recheck.Duration, a.Log.With("component", "domains"))
+		}()
 		worker.Run(wctx)
+		<-done
 	}()
 	for _, b := range lns {
 		r.Addrs[b.mode] = append(r.Addrs[b.mode], b.ln.Addr())

@@ -46,6 +46,7 @@ type Config struct {
 	Spam     Spam     `toml:"spam"`
 	Limits   Limits   `toml:"limits"`
 	Abuse    Abuse    `toml:"abuse"`
+	Domains  Domains  `toml:"domains"`
 }
 
 // Store chooses the storage back end.
@@ -109,6 +110,12 @@ type Limits struct {
 	RecipientsPerDay    int64  `toml:"recipients_per_day"`
 	RecipientsPerMonth  int64  `toml:"recipients_per_month"`
 	Mode                string `toml:"mode"` // "reject" or "hold"
+}
+
+// Domains configures sending-domain authentication.
+type Domains struct {
+	// Recheck is how often verified domains are checked again in DNS.
+	Recheck Duration `toml:"recheck"`
 }
 
 // Abuse configures automatic suspension; zero disables a rule.
@@ -207,7 +214,8 @@ func Default() Config {
 			LockoutMax:          Duration{time.Hour},
 			AuthFailureDelay:    Duration{500 * time.Millisecond},
 		},
-		Limits: Limits{Mode: "reject"},
+		Limits:  Limits{Mode: "reject"},
+		Domains: Domains{Recheck: Duration{6 * time.Hour}},
 		Abuse: Abuse{SuspendSpamRejections: 10, SpamWindow: Duration{time.Hour},
 			SuspendBounceRate: 0.2, BounceMinimum: 100, BounceWindow: Duration{24 * time.Hour}},
 		Spam: Spam{Timeout: Duration{10 * time.Second}, FailOpen: true, Threshold: 5},
@@ -357,6 +365,7 @@ func (c Config) Validate() error {
 		{"spam.timeout", c.Spam.Timeout},
 		{"abuse.spam_window", c.Abuse.SpamWindow},
 		{"abuse.bounce_window", c.Abuse.BounceWindow},
+		{"domains.recheck", c.Domains.Recheck},
 		{"delivery.give_up_after", c.Delivery.GiveUpAfter},
 		{"delivery.delay_notice", c.Delivery.DelayNotice},
 	} {

@@ -1,0 +1,66 @@
+package identity_test
+
+import (
+	"context"
+	"crypto/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/postern/postern/internal/dnsres"
+	"github.com/postern/postern/internal/domain"
+	"github.com/postern/postern/internal/identity"
+	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/store/sqlite"
+	"github.com/postern/postern/internal/testenv"
+)
+
+// A verified domain whose DKIM records disappear goes back to pending; a
+// temporary DNS failure changes nothing; trusted domains are left alone.
+func TestRecheck(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir()+"/r.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, _ := st.CreateUser(ctx, "acme", "")
+	newDomain := func(name string, state store.DomainState) store.Domain {
+		rk, ek, _ := domain.GenerateKeys(rand.Reader)
+		rp, _ := domain.MarshalPrivateKey(rk)
+		ep, _ := domain.MarshalPrivateKey(ek)
+		d := store.Domain{Name: name, UserID: u.ID, State: state, RSASelector: "r", RSAKey: rp, EdSelector: "e", EdKey: ep, CreatedAt: time.Now()}
+		if err := st.AddDomain(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	kept := newDomain("kept.test", store.DomainVerified)
+	newDomain("gone.test", store.DomainVerified)
+	flaky := newDomain("flaky.test", store.DomainVerified)
+	newDomain("trusted.test", store.DomainTrusted)
+
+	srv := testenv.StartDNS(t)
+	for _, d := range []store.Domain{kept, flaky} {
+		for _, l := range domain.ZoneLines(identity.Records(d, "mail.postern.test")) {
+			srv.Add(l)
+		}
+	}
+	srv.Set("r._domainkey.flaky.test.", dns.TypeTXT, testenv.ServFail)
+	res, _ := dnsres.New(srv.Addr, dnsres.Options{Timeout: time.Second, Attempts: 1})
+	changes, err := identity.Recheck(ctx, st, res, "mail.postern.test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 1 || changes[0].Domain != "gone.test" || changes[0].To != store.DomainPending || !strings.Contains(changes[0].Why, "_domainkey") {
+		t.Fatalf("changes %+v", changes)
+	}
+	for name, want := range map[string]store.DomainState{"kept.test": store.DomainVerified, "gone.test": store.DomainPending,
+		"flaky.test": store.DomainVerified, "trusted.test": store.DomainTrusted} {
+		if d, _ := st.Domain(ctx, name); d.State != want {
+			t.Errorf("%s: %s, want %s", name, d.State, want)
+		}
+	}
+}
