@@ -42,9 +42,10 @@ var adminCommands = map[string]adminCommand{
 	"limit set":    limitSet,
 	"limit list":   limitList,
 
-	"domain add":    domainAdd,
-	"domain verify": domainVerify,
-	"domain list":   domainList,
+	"domain add":         domainAdd,
+	"domain verify":      domainVerify,
+	"domain list":        domainList,
+	"domain rotate-dkim": domainRotate,
 }
 
 func userCreate(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {

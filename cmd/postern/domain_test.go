@@ -121,8 +121,51 @@ func TestDomainAddVerifySign(t *testing.T) {
 			t.Errorf("signature %+v", v)
 		}
 	}
+	// Rotation: new selectors are printed; signing stays on the old ones
+	// until their records verify, then switches.
+	code, rot, errOut := run("domain", "rotate-dkim", "acme.test")
+	if code != 0 || strings.Count(rot, "_domainkey.acme.test.") != 2 || !strings.Contains(errOut, "signing switches once") {
+		t.Fatalf("rotate: %d %q\n%s", code, errOut, rot)
+	}
+	if code, _, _ := run("domain", "verify", "acme.test"); code != 1 {
+		t.Fatal("rotation verified before its records were published")
+	}
+	selectorOf := func(msg []byte) []string {
+		var sels []string
+		for _, v := range mustVerify(t, msg, res) {
+			sels = append(sels, v.Selector)
+		}
+		return sels
+	}
+	old := selectorOf(body("News <news@acme.test>", "news@acme.test"))
+	for _, l := range strings.Split(strings.TrimSpace(rot), "\n") {
+		d.Add(l)
+	}
+	code, _, errOut = run("domain", "verify", "acme.test")
+	if code != 0 || !strings.Contains(errOut, "signing switched") || !strings.Contains(errOut, "168h") {
+		t.Fatalf("verify rotation: %d %q", code, errOut)
+	}
+	now := selectorOf(body("News <news@acme.test>", "news@acme.test"))
+	if len(now) != 2 || now[0] == old[0] || now[1] == old[1] {
+		t.Fatalf("selectors before %v after %v", old, now)
+	}
+
 	// Mail from a domain that is not the user's is refused, not just unsigned.
 	if refused := body("x@other.test", "x@other.test"); !bytes.Contains(refused, []byte("550")) || !bytes.Contains(refused, []byte("x@other.test")) {
 		t.Errorf("mail from another domain: %s", refused)
 	}
+}
+
+func mustVerify(t *testing.T, msg []byte, res *dnsres.Client) []mailauth.Result {
+	t.Helper()
+	results, err := mailauth.Verify(context.Background(), msg, res.LookupTXT)
+	if err != nil || len(results) != 2 {
+		t.Fatalf("verify: %+v %v", results, err)
+	}
+	for _, v := range results {
+		if !v.OK {
+			t.Fatalf("signature %+v", v)
+		}
+	}
+	return results
 }

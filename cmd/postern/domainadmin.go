@@ -124,6 +124,9 @@ func domainVerify(ctx context.Context, a *app.App, args []string, stdout, stderr
 	if err != nil {
 		return err
 	}
+	if d.NextRSASelector != "" {
+		return verifyRotation(ctx, a, res, d, stdout, stderr)
+	}
 	checks, verified := domain.Verify(ctx, res, d.Name, domainRecords(a, d))
 	fmt.Fprint(stdout, domain.Format(checks))
 	if !verified {
@@ -155,4 +158,72 @@ func domainList(ctx context.Context, a *app.App, args []string, stdout, stderr i
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s,%s\t%s\n", d.Name, d.UserName, d.State, d.RSASelector, d.EdSelector, stamp(d.CreatedAt))
 	}
 	return tw.Flush()
+}
+
+func domainRotate(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
+	name, err := oneID("domain rotate-dkim", args)
+	if err != nil {
+		return err
+	}
+	d, err := a.Store.Domain(ctx, name)
+	if err != nil {
+		return friendly(err, "domain", name)
+	}
+	rsaKey, edKey, err := domain.GenerateKeys(rand.Reader)
+	if err != nil {
+		return err
+	}
+	rsaSel, edSel := domain.SelectorNames(time.Now())
+	for rsaSel == d.RSASelector || edSel == d.EdSelector || rsaSel == d.NextRSASelector {
+		// A second rotation within a month: make the names new all the same.
+		rsaSel, edSel = rsaSel+"x", edSel+"x"
+	}
+	rsaPEM, err := domain.MarshalPrivateKey(rsaKey)
+	if err != nil {
+		return err
+	}
+	edPEM, err := domain.MarshalPrivateKey(edKey)
+	if err != nil {
+		return err
+	}
+	if err := a.Store.SetNextKeys(ctx, d.Name, rsaSel, rsaPEM, edSel, edPEM); err != nil {
+		return err
+	}
+	next := d
+	next.RSASelector, next.RSAKey, next.EdSelector, next.EdKey = rsaSel, rsaPEM, edSel, edPEM
+	fmt.Fprintf(stderr, "new selectors %s and %s for %s: publish these records (keep the current ones), then run postern domain verify %s; signing switches once they verify\n",
+		rsaSel, edSel, d.Name, d.Name)
+	for _, line := range domain.ZoneLines(dkimOnly(domainRecords(a, next))) {
+		fmt.Fprintln(stdout, line)
+	}
+	return nil
+}
+
+func dkimOnly(recs []domain.Record) []domain.Record {
+	var out []domain.Record
+	for _, r := range recs {
+		if r.Required {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// verifyRotation checks the next selectors' records and, once they match,
+// switches signing to them.
+func verifyRotation(ctx context.Context, a *app.App, res dnsres.Resolver, d store.Domain, stdout, stderr io.Writer) error {
+	next := d
+	next.RSASelector, next.RSAKey, next.EdSelector, next.EdKey = d.NextRSASelector, d.NextRSAKey, d.NextEdSelector, d.NextEdKey
+	checks, verified := domain.Verify(ctx, res, d.Name, dkimOnly(domainRecords(a, next)))
+	fmt.Fprint(stdout, domain.Format(checks))
+	if !verified {
+		fmt.Fprintf(stderr, "signing continues with %s and %s until the new records verify\n", d.RSASelector, d.EdSelector)
+		return errNotVerified
+	}
+	if err := a.Store.PromoteNextKeys(ctx, d.Name, time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "signing switched to %s and %s; keep the records of %s and %s published for %s (mail signed before the switch is still being delivered and checked), then remove them\n",
+		next.RSASelector, next.EdSelector, d.RSASelector, d.EdSelector, a.Config.Domains.RotationOverlap.Duration)
+	return nil
 }

@@ -47,6 +47,7 @@ Commands:
                                           DKIM keys; prints the DNS records to publish
   domain verify DOMAIN [--trust]          checks the records (✓/✗); exit 1 unless verified
   domain list [--user NAME]               NAME USER STATE SELECTORS CREATED
+  domain rotate-dkim DOMAIN               new selectors; signing switches once domain verify sees them
 
 --config FILE may come before or after the command; POSTERN_CONFIG names it
 too. Without a file Postern runs on its embedded default (./postern-data,

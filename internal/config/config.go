@@ -116,6 +116,9 @@ type Limits struct {
 type Domains struct {
 	// Recheck is how often verified domains are checked again in DNS.
 	Recheck Duration `toml:"recheck"`
+	// RotationOverlap is how long the old DKIM selectors should stay
+	// published after a rotation (advice printed by the CLI).
+	RotationOverlap Duration `toml:"rotation_overlap"`
 }
 
 // Abuse configures automatic suspension; zero disables a rule.
@@ -215,7 +218,7 @@ func Default() Config {
 			AuthFailureDelay:    Duration{500 * time.Millisecond},
 		},
 		Limits:  Limits{Mode: "reject"},
-		Domains: Domains{Recheck: Duration{6 * time.Hour}},
+		Domains: Domains{Recheck: Duration{6 * time.Hour}, RotationOverlap: Duration{7 * 24 * time.Hour}},
 		Abuse: Abuse{SuspendSpamRejections: 10, SpamWindow: Duration{time.Hour},
 			SuspendBounceRate: 0.2, BounceMinimum: 100, BounceWindow: Duration{24 * time.Hour}},
 		Spam: Spam{Timeout: Duration{10 * time.Second}, FailOpen: true, Threshold: 5},
@@ -366,6 +369,7 @@ func (c Config) Validate() error {
 		{"abuse.spam_window", c.Abuse.SpamWindow},
 		{"abuse.bounce_window", c.Abuse.BounceWindow},
 		{"domains.recheck", c.Domains.Recheck},
+		{"domains.rotation_overlap", c.Domains.RotationOverlap},
 		{"delivery.give_up_after", c.Delivery.GiveUpAfter},
 		{"delivery.delay_notice", c.Delivery.DelayNotice},
 	} {

@@ -26,6 +26,15 @@ type Domain struct {
 	EdKey       []byte
 	CreatedAt   time.Time
 	VerifiedAt  time.Time
+
+	// Next keys wait for their records during a rotation; Prev selectors
+	// are the ones signing switched away from.
+	NextRSASelector string
+	NextRSAKey      []byte
+	NextEdSelector  string
+	NextEdKey       []byte
+	PrevSelectors   string // "rsa,ed" of the previous keys, "" if none
+	RotatedAt       time.Time
 }
 
 // Usable reports whether mail from the domain may be signed.
@@ -39,4 +48,8 @@ type DomainStore interface {
 	// Domains lists domains by name; of one user when userName != "".
 	Domains(ctx context.Context, userName string) ([]Domain, error)
 	SetDomainState(ctx context.Context, name string, state DomainState, at time.Time) error
+	// SetNextKeys stores the keys of a rotation in progress.
+	SetNextKeys(ctx context.Context, name, rsaSel string, rsaKey []byte, edSel string, edKey []byte) error
+	// PromoteNextKeys makes the next keys current (their records verified).
+	PromoteNextKeys(ctx context.Context, name string, at time.Time) error
 }

@@ -30,16 +30,21 @@ func (db *DB) AddDomain(ctx context.Context, d store.Domain) error {
 	return nil
 }
 
-const domainColumns = `d.name, d.user_id, u.name, d.state, d.rsa_selector, d.rsa_key, d.ed_selector, d.ed_key, d.created_at, d.verified_at
+const domainColumns = `d.name, d.user_id, u.name, d.state, d.rsa_selector, d.rsa_key, d.ed_selector, d.ed_key, d.created_at, d.verified_at,
+	d.next_rsa_selector, d.next_rsa_key, d.next_ed_selector, d.next_ed_key, d.prev_selectors, d.rotated_at
 	FROM domains d JOIN users u ON u.id = d.user_id`
 
 func scanDomain(row rowScanner) (store.Domain, error) {
 	var d store.Domain
 	var state string
 	var created int64
-	var verified sql.NullInt64
-	if err := row.Scan(&d.Name, &d.UserID, &d.UserName, &state, &d.RSASelector, &d.RSAKey, &d.EdSelector, &d.EdKey, &created, &verified); err != nil {
+	var verified, rotated sql.NullInt64
+	if err := row.Scan(&d.Name, &d.UserID, &d.UserName, &state, &d.RSASelector, &d.RSAKey, &d.EdSelector, &d.EdKey, &created, &verified,
+		&d.NextRSASelector, &d.NextRSAKey, &d.NextEdSelector, &d.NextEdKey, &d.PrevSelectors, &rotated); err != nil {
 		return d, err
+	}
+	if rotated.Valid {
+		d.RotatedAt = fromMicros(rotated.Int64)
 	}
 	d.State, d.CreatedAt = store.DomainState(state), fromMicros(created)
 	if verified.Valid {
@@ -95,6 +100,38 @@ func (db *DB) SetDomainState(ctx context.Context, name string, state store.Domai
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("sqlite: domain %s: %w", name, store.ErrNotFound)
+	}
+	return nil
+}
+
+// SetNextKeys stores a rotation's new keys.
+func (db *DB) SetNextKeys(ctx context.Context, name, rsaSel string, rsaKey []byte, edSel string, edKey []byte) error {
+	res, err := db.w.ExecContext(ctx, `UPDATE domains SET next_rsa_selector = ?, next_rsa_key = ?, next_ed_selector = ?, next_ed_key = ?
+		WHERE name = ?`, rsaSel, rsaKey, edSel, edKey, strings.ToLower(name))
+	if err != nil {
+		return fmt.Errorf("sqlite: domain %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: domain %s: %w", name, store.ErrNotFound)
+	}
+	return nil
+}
+
+// PromoteNextKeys switches signing to the next keys, remembering the old
+// selectors.
+func (db *DB) PromoteNextKeys(ctx context.Context, name string, at time.Time) error {
+	res, err := db.w.ExecContext(ctx, `UPDATE domains SET
+		prev_selectors = rsa_selector || ',' || ed_selector,
+		rsa_selector = next_rsa_selector, rsa_key = next_rsa_key,
+		ed_selector = next_ed_selector, ed_key = next_ed_key,
+		next_rsa_selector = '', next_rsa_key = x'', next_ed_selector = '', next_ed_key = x'',
+		rotated_at = ?
+		WHERE name = ? AND next_rsa_selector <> ''`, micros(at), strings.ToLower(name))
+	if err != nil {
+		return fmt.Errorf("sqlite: domain %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: domain %s: no rotation in progress: %w", name, store.ErrNotFound)
 	}
 	return nil
 }

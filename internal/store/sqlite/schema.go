@@ -108,6 +108,13 @@ var migrations = []string{
 		created_at   BIGINT  NOT NULL,
 		verified_at  BIGINT
 	);`,
+	// 7: DKIM key rotation.
+	`ALTER TABLE domains ADD COLUMN next_rsa_selector TEXT NOT NULL DEFAULT '';
+	ALTER TABLE domains ADD COLUMN next_rsa_key BLOB NOT NULL DEFAULT x'';
+	ALTER TABLE domains ADD COLUMN next_ed_selector TEXT NOT NULL DEFAULT '';
+	ALTER TABLE domains ADD COLUMN next_ed_key BLOB NOT NULL DEFAULT x'';
+	ALTER TABLE domains ADD COLUMN prev_selectors TEXT NOT NULL DEFAULT '';
+	ALTER TABLE domains ADD COLUMN rotated_at BIGINT;`,
 }
 
 // migrate brings the database up to len(migrations), each migration in its

@@ -36,6 +36,24 @@ func testDomains(t *testing.T, s store.Store) {
 	if len(list) != 1 {
 		t.Fatalf("list %+v", list)
 	}
+	if err := s.PromoteNextKeys(ctx, "mail.example.test", base); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("promote without a rotation: %v", err)
+	}
+	if err := s.SetNextKeys(ctx, "mail.example.test", "r2", []byte("rsa2"), "e2", []byte("ed2")); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Domain(ctx, "mail.example.test")
+	if got.NextRSASelector != "r2" || string(got.NextEdKey) != "ed2" || got.RSASelector != "r1" {
+		t.Fatalf("during rotation %+v", got)
+	}
+	if err := s.PromoteNextKeys(ctx, "mail.example.test", base.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Domain(ctx, "mail.example.test")
+	if got.RSASelector != "r2" || string(got.RSAKey) != "rsa2" || got.EdSelector != "e2" || got.NextRSASelector != "" ||
+		got.PrevSelectors != "r1,e1" || got.RotatedAt.IsZero() {
+		t.Fatalf("after promotion %+v", got)
+	}
 	if _, err := s.Domain(ctx, "nope.test"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown: %v", err)
 	}
