@@ -46,6 +46,9 @@ var adminCommands = map[string]adminCommand{
 	"domain verify":      domainVerify,
 	"domain list":        domainList,
 	"domain rotate-dkim": domainRotate,
+	"sender add":         senderAdd,
+	"sender confirm":     senderConfirm,
+	"sender list":        senderList,
 }
 
 func userCreate(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {

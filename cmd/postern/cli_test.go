@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -267,5 +268,51 @@ func TestCLILimits(t *testing.T) {
 		if code != s.code || !strings.Contains(out, s.out) || !strings.Contains(errOut, s.errOut) {
 			t.Errorf("postern %v: exit %d, stdout %q, stderr %q; want exit %d, %q, %q", s.args, code, out, errOut, s.code, s.out, s.errOut)
 		}
+	}
+}
+
+// TestCLISenders: sender add queues a confirmation mail (from <>) holding a
+// code; sender confirm with that code verifies the address; a wrong code
+// does not; --verified is the operator's shortcut.
+func TestCLISenders(t *testing.T) {
+	c := newCLI(t)
+	cfg := []string{"--config", c.config}
+	run := func(args ...string) (int, string, string) { return c.run(nil, append(cfg, args...)...) }
+	run("user", "create", "acme")
+	code, _, errOut := run("sender", "add", "Me@Mailbox.test", "--user", "acme")
+	if code != 0 || !strings.Contains(errOut, "confirmation code was sent to me@mailbox.test") {
+		t.Fatalf("sender add: %d %q", code, errOut)
+	}
+	conf, _ := config.Load(c.config, nil)
+	a, err := app.Open(context.Background(), conf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := a.Store.Messages(context.Background())
+	if len(msgs) != 1 || msgs[0].From != "" || msgs[0].Recipients[0] != "me@mailbox.test" {
+		t.Fatalf("confirmation mail %+v", msgs)
+	}
+	body, _ := a.Store.MessageBody(context.Background(), msgs[0].ID)
+	a.Close()
+	m := regexp.MustCompile(`postern sender confirm ([A-Z2-7]{32})`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no code in:\n%s", body)
+	}
+	if code, _, errOut := run("sender", "confirm", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); code != 1 || !strings.Contains(errOut, "unknown or expired") {
+		t.Fatalf("wrong code: %d %q", code, errOut)
+	}
+	if _, out, _ := run("sender", "list"); !strings.Contains(out, "pending until") {
+		t.Fatalf("list before confirm: %q", out)
+	}
+	if code, _, errOut := run("sender", "confirm", strings.ToLower(string(m[1]))); code != 0 || !strings.Contains(errOut, "now a verified sender of acme") {
+		t.Fatalf("confirm: %d %q", code, errOut)
+	}
+	if code, _, _ := run("sender", "confirm", string(m[1])); code != 1 {
+		t.Fatal("a code confirmed twice")
+	}
+	run("sender", "add", "ops@internal.test", "--user", "acme", "--verified")
+	_, out, _ := run("sender", "list", "--user", "acme")
+	if !regexp.MustCompile(`me@mailbox.test +acme +verified 20`).MatchString(out) || !strings.Contains(out, "verified (operator)") {
+		t.Fatalf("list: %q", out)
 	}
 }

@@ -48,6 +48,10 @@ Commands:
   domain verify DOMAIN [--trust]          checks the records (✓/✗); exit 1 unless verified
   domain list [--user NAME]               NAME USER STATE SELECTORS CREATED
   domain rotate-dkim DOMAIN               new selectors; signing switches once domain verify sees them
+  sender add ADDRESS --user NAME [--verified]
+                                          mails a confirmation code (or the operator vouches)
+  sender confirm CODE                     verifies the sender the code was sent to
+  sender list [--user NAME]               ADDRESS USER STATE
 
 --config FILE may come before or after the command; POSTERN_CONFIG names it
 too. Without a file Postern runs on its embedded default (./postern-data,

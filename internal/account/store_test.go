@@ -21,6 +21,7 @@ type memStore struct {
 	store.AbuseStore
 	store.LimitStore
 	store.DomainStore
+	store.SenderStore
 
 	mu     sync.Mutex
 	nextID int64

@@ -99,7 +99,7 @@ type Unverified struct {
 }
 
 func (u *Unverified) Error() string {
-	return u.What + " <" + u.Address + "> is not on a verified domain of this API key's user"
+	return u.What + " <" + u.Address + "> is neither on a verified domain nor a verified sender of this API key's user"
 }
 
 func (u *Unverified) Unwrap() error { return ErrUnverified }
@@ -112,13 +112,18 @@ func (s *Signer) CheckAddress(ctx context.Context, p account.Principal, what, ad
 		return &Unverified{What: what, Address: addr}
 	}
 	d, err := s.Store.Domain(ctx, strings.ToLower(addr[at+1:]))
-	if errors.Is(err, store.ErrNotFound) {
-		return &Unverified{What: what, Address: addr}
-	}
-	if err != nil {
+	switch {
+	case err == nil && usableBy(d, p):
+		return nil
+	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("identity: domain of %s: %w", what, err)
 	}
-	if !usableBy(d, p) {
+	// Not a verified domain: a verified single sender will do.
+	ok, err := s.Store.SenderVerified(ctx, addr, p.User.ID, p.Account.ID)
+	if err != nil {
+		return fmt.Errorf("identity: sender %s: %w", what, err)
+	}
+	if !ok {
 		return &Unverified{What: what, Address: addr}
 	}
 	return nil

@@ -59,4 +59,13 @@ func TestSenderEnforcement(t *testing.T) {
 	if n := len(e.queued()); n != 1 {
 		t.Fatalf("%d queued, want only the verified one", n)
 	}
+	// A verified single sender on an otherwise unverified domain passes.
+	if err := e.store.AddSender(ctx, store.Sender{Address: "me@mailbox.test", UserID: acme.ID, Verified: true,
+		VerifiedAt: time.Now(), CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := send(c, "me@mailbox.test", []string{"a@x.test"}, "From: me@mailbox.test\r\nSubject: x\r\n\r\nhi\r\n"); err != nil {
+		t.Fatalf("verified single sender: %v", err)
+	}
+	wantCode(t, c.Mail("other@mailbox.test", nil), 550, smtp.EnhancedCode{5, 7, 1})
 }

@@ -117,6 +117,7 @@ type Store interface {
 	AbuseStore
 	LimitStore
 	DomainStore
+	SenderStore
 
 	Close() error
 }

@@ -115,6 +115,19 @@ var migrations = []string{
 	ALTER TABLE domains ADD COLUMN next_ed_key BLOB NOT NULL DEFAULT x'';
 	ALTER TABLE domains ADD COLUMN prev_selectors TEXT NOT NULL DEFAULT '';
 	ALTER TABLE domains ADD COLUMN rotated_at BIGINT;`,
+	// 8: single senders.
+	`CREATE TABLE senders (
+		user_id     INTEGER NOT NULL REFERENCES users(id),
+		address     TEXT    NOT NULL,
+		verified    INTEGER NOT NULL,
+		by_operator INTEGER NOT NULL,
+		code_hash   BLOB    NOT NULL,
+		expires_at  BIGINT  NOT NULL,
+		created_at  BIGINT  NOT NULL,
+		verified_at BIGINT,
+		PRIMARY KEY (user_id, address)
+	);
+	CREATE INDEX senders_code ON senders(code_hash);`,
 }
 
 // migrate brings the database up to len(migrations), each migration in its

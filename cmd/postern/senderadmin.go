@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/postern/postern/internal/app"
+	"github.com/postern/postern/internal/queue"
+	"github.com/postern/postern/internal/store"
+)
+
+// senderCodeTTL is how long a single-sender confirmation code is valid.
+const senderCodeTTL = 24 * time.Hour
+
+var codeEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// hashCode is how codes are stored: a code is 160 random bits, so a plain
+// SHA-256 suffices, and the database never holds a usable code.
+func hashCode(code string) []byte {
+	h := sha256.Sum256([]byte("postern sender code v1\x00" + strings.ToUpper(strings.TrimSpace(code))))
+	return h[:]
+}
+
+func senderAdd(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sender add", flag.ContinueOnError)
+	user := fs.String("user", "", "the user the sender belongs to (required)")
+	vouch := fs.Bool("verified", false, "the operator vouches for the address: verified without the confirmation mail")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := positionals(pos, 1, "sender add ADDRESS --user NAME [--verified]"); err != nil {
+		return err
+	}
+	if *user == "" {
+		return fmt.Errorf("%w: sender add needs --user NAME", errUsage)
+	}
+	addr := strings.ToLower(pos[0])
+	if at := strings.LastIndexByte(addr, '@'); at <= 0 || at == len(addr)-1 || strings.ContainsAny(addr, " <>\r\n") {
+		return fmt.Errorf("%q is not an email address", pos[0])
+	}
+	u, err := a.Store.UserByName(ctx, *user)
+	if err != nil {
+		return friendly(err, "user", *user)
+	}
+	now := time.Now()
+	s := store.Sender{Address: addr, UserID: u.ID, CreatedAt: now}
+	if *vouch {
+		s.Verified, s.ByOperator, s.VerifiedAt = true, true, now
+		if err := a.Store.AddSender(ctx, s); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "%s is an operator-verified sender of %s\n", addr, u.Name)
+		return nil
+	}
+	var raw [20]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return err
+	}
+	code := codeEncoding.EncodeToString(raw[:])
+	s.CodeHash, s.ExpiresAt = hashCode(code), now.Add(senderCodeTTL)
+	if err := a.Store.AddSender(ctx, s); err != nil {
+		return err
+	}
+	id, err := queue.NewID(now, rand.Reader)
+	if err != nil {
+		return err
+	}
+	host := a.Config.Hostname
+	body := fmt.Sprintf("From: Postern <no-reply@%s>\r\nTo: <%s>\r\nSubject: Confirm your sender address\r\nDate: %s\r\n"+
+		"Message-ID: <%s@%s>\r\nAuto-Submitted: auto-generated\r\n\r\n"+
+		"Someone asked to send mail as %s through %s.\r\n\r\n"+
+		"If it was you, give this code to the operator, or run:\r\n\r\n    postern sender confirm %s\r\n\r\n"+
+		"The code expires at %s. If it was not you, ignore this message.\r\n",
+		host, addr, now.UTC().Format(time.RFC1123Z), id, host, addr, host, code, now.Add(senderCodeTTL).UTC().Format(time.RFC3339))
+	// From the null sender: a confirmation that cannot be delivered must
+	// not bounce back to anyone.
+	if err := a.Store.EnqueueBatch(ctx, []store.NewMessage{{ID: id, UserID: u.ID, From: "", Recipients: []string{addr},
+		Body: []byte(body), CreatedAt: now}}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "a confirmation code was sent to %s (message %s); it expires in %s\n", addr, id, senderCodeTTL)
+	return nil
+}
+
+func senderConfirm(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
+	code, err := oneID("sender confirm", args)
+	if err != nil {
+		return err
+	}
+	s, err := a.Store.ConfirmSender(ctx, hashCode(code), time.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return errors.New("unknown or expired code: run postern sender add again for a new one")
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "%s is now a verified sender of %s\n", s.Address, s.UserName)
+	return nil
+}
+
+func senderList(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sender list", flag.ContinueOnError)
+	user := fs.String("user", "", "only this user's senders")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := positionals(pos, 0, "sender list [--user NAME]"); err != nil {
+		return err
+	}
+	list, err := a.Store.Senders(ctx, *user)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for _, s := range list {
+		state := "pending until " + stamp(s.ExpiresAt)
+		switch {
+		case s.ByOperator:
+			state = "verified (operator)"
+		case s.Verified:
+			state = "verified " + stamp(s.VerifiedAt)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Address, s.UserName, state)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,123 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/postern/postern/internal/store"
+)
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// AddSender adds a sender or replaces its pending code.
+func (db *DB) AddSender(ctx context.Context, s store.Sender) error {
+	var verified any
+	if s.Verified {
+		verified = micros(s.VerifiedAt)
+	}
+	code := s.CodeHash
+	if code == nil {
+		code = []byte{}
+	}
+	_, err := db.w.ExecContext(ctx, `INSERT INTO senders (user_id, address, verified, by_operator, code_hash, expires_at, created_at, verified_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (user_id, address) DO UPDATE SET verified = excluded.verified, by_operator = excluded.by_operator,
+			code_hash = excluded.code_hash, expires_at = excluded.expires_at, verified_at = excluded.verified_at`,
+		s.UserID, strings.ToLower(s.Address), boolInt(s.Verified), boolInt(s.ByOperator), code, micros(s.ExpiresAt), micros(s.CreatedAt), verified)
+	if err != nil {
+		return fmt.Errorf("sqlite: add sender: %w", mapErr(err))
+	}
+	return nil
+}
+
+const senderColumns = `s.address, s.user_id, u.name, s.verified, s.by_operator, s.code_hash, s.expires_at, s.created_at, s.verified_at
+	FROM senders s JOIN users u ON u.id = s.user_id`
+
+func scanSender(row rowScanner) (store.Sender, error) {
+	var s store.Sender
+	var verified, byOp int
+	var expires, created int64
+	var vat sql.NullInt64
+	if err := row.Scan(&s.Address, &s.UserID, &s.UserName, &verified, &byOp, &s.CodeHash, &expires, &created, &vat); err != nil {
+		return s, err
+	}
+	s.Verified, s.ByOperator = verified != 0, byOp != 0
+	s.ExpiresAt, s.CreatedAt = fromMicros(expires), fromMicros(created)
+	if vat.Valid {
+		s.VerifiedAt = fromMicros(vat.Int64)
+	}
+	return s, nil
+}
+
+// ConfirmSender verifies the pending sender with this code hash.
+func (db *DB) ConfirmSender(ctx context.Context, codeHash []byte, now time.Time) (store.Sender, error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return store.Sender{}, fmt.Errorf("sqlite: confirm sender: %w", err)
+	}
+	defer tx.Rollback()
+	s, err := scanSender(tx.QueryRowContext(ctx, `SELECT `+senderColumns+` WHERE s.code_hash = ? AND s.verified = 0 AND s.expires_at > ?`,
+		codeHash, micros(now)))
+	if errors.Is(err, sql.ErrNoRows) || len(codeHash) == 0 {
+		return store.Sender{}, fmt.Errorf("sqlite: confirm sender: unknown or expired code: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Sender{}, fmt.Errorf("sqlite: confirm sender: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE senders SET verified = 1, code_hash = x'', verified_at = ? WHERE user_id = ? AND address = ?`,
+		micros(now), s.UserID, s.Address); err != nil {
+		return store.Sender{}, fmt.Errorf("sqlite: confirm sender: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return store.Sender{}, fmt.Errorf("sqlite: confirm sender: %w", err)
+	}
+	s.Verified, s.VerifiedAt, s.CodeHash = true, fromMicros(micros(now)), nil
+	return s, nil
+}
+
+// Senders lists senders by address, of one user when userName is set.
+func (db *DB) Senders(ctx context.Context, userName string) ([]store.Sender, error) {
+	q, args := `SELECT `+senderColumns, []any{}
+	if userName != "" {
+		q += ` WHERE u.name = ?`
+		args = append(args, userName)
+	}
+	rows, err := db.r.QueryContext(ctx, q+` ORDER BY s.address, u.name`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: senders: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Sender
+	for rows.Next() {
+		s, err := scanSender(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: senders: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// SenderVerified reports whether address is verified for any of the users.
+func (db *DB) SenderVerified(ctx context.Context, address string, userIDs ...int64) (bool, error) {
+	for _, id := range userIDs {
+		var n int
+		if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM senders WHERE user_id = ? AND address = ? AND verified = 1`,
+			id, strings.ToLower(address)).Scan(&n); err != nil {
+			return false, fmt.Errorf("sqlite: sender verified: %w", err)
+		}
+		if n > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
