@@ -126,21 +126,11 @@ func apikeyCreate(ctx context.Context, a *app.App, args []string, stdout, stderr
 }
 
 func apikeyList(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("apikey list", flag.ContinueOnError)
-	user := fs.String("user", "", "only this user's keys")
-	pos, err := parseFlags(fs, args)
+	user, err := userFilter(ctx, a, "apikey list", args)
 	if err != nil {
 		return err
 	}
-	if err := positionals(pos, 0, "apikey list [--user NAME]"); err != nil {
-		return err
-	}
-	if *user != "" {
-		if _, err := a.Store.UserByName(ctx, *user); err != nil {
-			return friendly(err, "user", *user)
-		}
-	}
-	keys, err := a.Store.APIKeys(ctx, *user)
+	keys, err := a.Store.APIKeys(ctx, user)
 	if err != nil {
 		return err
 	}
@@ -197,6 +187,26 @@ func queueList(ctx context.Context, a *app.App, args []string, stdout, stderr io
 			strings.Join(m.Recipients, ","), m.Size, m.State, stamp(m.CreatedAt))
 	}
 	return tw.Flush()
+}
+
+// userFilter parses the "CMD [--user NAME]" of the list commands and
+// checks that the user exists; "" means every user.
+func userFilter(ctx context.Context, a *app.App, cmd string, args []string) (string, error) {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	user := fs.String("user", "", "only this user's entries")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if err := positionals(pos, 0, cmd+" [--user NAME]"); err != nil {
+		return "", err
+	}
+	if *user != "" {
+		if _, err := a.Store.UserByName(ctx, *user); err != nil {
+			return "", friendly(err, "user", *user)
+		}
+	}
+	return *user, nil
 }
 
 func noArgs(cmd string, args []string) error {

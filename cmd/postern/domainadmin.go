@@ -140,16 +140,11 @@ func domainVerify(ctx context.Context, a *app.App, args []string, stdout, stderr
 }
 
 func domainList(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("domain list", flag.ContinueOnError)
-	user := fs.String("user", "", "only this user's domains")
-	pos, err := parseFlags(fs, args)
+	user, err := userFilter(ctx, a, "domain list", args)
 	if err != nil {
 		return err
 	}
-	if err := positionals(pos, 0, "domain list [--user NAME]"); err != nil {
-		return err
-	}
-	list, err := a.Store.Domains(ctx, *user)
+	list, err := a.Store.Domains(ctx, user)
 	if err != nil {
 		return err
 	}

@@ -109,16 +109,11 @@ func senderConfirm(ctx context.Context, a *app.App, args []string, stdout, stder
 }
 
 func senderList(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sender list", flag.ContinueOnError)
-	user := fs.String("user", "", "only this user's senders")
-	pos, err := parseFlags(fs, args)
+	user, err := userFilter(ctx, a, "sender list", args)
 	if err != nil {
 		return err
 	}
-	if err := positionals(pos, 0, "sender list [--user NAME]"); err != nil {
-		return err
-	}
-	list, err := a.Store.Senders(ctx, *user)
+	list, err := a.Store.Senders(ctx, user)
 	if err != nil {
 		return err
 	}

@@ -230,11 +230,7 @@ func listHas(list, item string) bool {
 
 // checkSPF: see Verify.
 func checkSPF(rec Record, txts []string) (found []string, problem string) {
-	for _, t := range txts {
-		if isSPF(t) {
-			found = append(found, t)
-		}
-	}
+	found = filter(txts, isSPF)
 	switch len(found) {
 	case 0:
 		return found, "missing"
@@ -318,11 +314,7 @@ func prefixHolds(arg string, addr netip.Addr) bool {
 
 // checkDMARC: see Verify.
 func checkDMARC(txts []string) (found []string, problem string) {
-	for _, t := range txts {
-		if isDMARC(t) {
-			found = append(found, t)
-		}
-	}
+	found = filter(txts, isDMARC)
 	switch len(found) {
 	case 0:
 		return found, "missing"
@@ -397,4 +389,15 @@ func Format(checks []Check) string {
 		fmt.Fprintf(&b, "✗ %s %s: %s; found: %s; expected: %s\n", r.Name, r.Type, c.Problem, found, r.Value)
 	}
 	return b.String()
+}
+
+// filter returns the strings that keep accepts.
+func filter(txts []string, keep func(string) bool) []string {
+	var out []string
+	for _, t := range txts {
+		if keep(t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -67,20 +67,10 @@ func (db *DB) RemoveAllowedIP(ctx context.Context, accountID int64, prefix strin
 
 // AllowedIPs lists the account's prefixes in the order they were added.
 func (db *DB) AllowedIPs(ctx context.Context, accountID int64) ([]string, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT prefix FROM ip_allowlist WHERE account_id = ? ORDER BY created_at, prefix`, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: allowed ips: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			return nil, fmt.Errorf("sqlite: allowed ips: %w", err)
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.r, "allowed ips", func(r rowScanner) (p string, err error) {
+		err = r.Scan(&p)
+		return p, err
+	}, `SELECT prefix FROM ip_allowlist WHERE account_id = ? ORDER BY created_at, prefix`, accountID)
 }
 
 // BounceStats counts a user's delivered and bounced recipients since a time.

@@ -72,20 +72,7 @@ func (db *DB) Domains(ctx context.Context, userName string) ([]store.Domain, err
 		q += ` WHERE u.name = ?`
 		args = append(args, userName)
 	}
-	rows, err := db.r.QueryContext(ctx, q+` ORDER BY d.name`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: domains: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Domain
-	for rows.Next() {
-		d, err := scanDomain(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: domains: %w", err)
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.r, "domains", scanDomain, q+` ORDER BY d.name`, args...)
 }
 
 // SetDomainState records a verification outcome.

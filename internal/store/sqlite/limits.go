@@ -29,26 +29,19 @@ func (db *DB) Limits(ctx context.Context, kind, subject string) ([]store.LimitRo
 		q += ` WHERE kind = ? AND subject = ?`
 		args = append(args, kind, subject)
 	}
-	rows, err := db.r.QueryContext(ctx, q+` ORDER BY kind, subject, period`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: limits: %w", err)
-	}
-	defer rows.Close()
-	var out []store.LimitRow
-	for rows.Next() {
-		var l store.LimitRow
-		if err := rows.Scan(&l.Kind, &l.Subject, &l.Period, &l.Messages, &l.Recipients, &l.Mode); err != nil {
-			return nil, fmt.Errorf("sqlite: limits: %w", err)
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.r, "limits", func(r rowScanner) (l store.LimitRow, err error) {
+		err = r.Scan(&l.Kind, &l.Subject, &l.Period, &l.Messages, &l.Recipients, &l.Mode)
+		return l, err
+	}, q+` ORDER BY kind, subject, period`, args...)
 }
 
 // UsageSince counts accepted messages and their recipients per user and
 // key since a time, leaving out DSNs (null sender).
 func (db *DB) UsageSince(ctx context.Context, since time.Time) ([]store.UsageRow, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT u.name, COALESCE(p.name, ''), m.key_id, COUNT(DISTINCT m.id), COUNT(r.idx)
+	return queryAll(ctx, db.r, "usage", func(r rowScanner) (u store.UsageRow, err error) {
+		err = r.Scan(&u.UserName, &u.ParentName, &u.KeyID, &u.Messages, &u.Recipients)
+		return u, err
+	}, `SELECT u.name, COALESCE(p.name, ''), m.key_id, COUNT(DISTINCT m.id), COUNT(r.idx)
 		FROM messages m
 		JOIN users u ON u.id = m.user_id
 		LEFT JOIN users p ON p.id = u.parent_id
@@ -56,17 +49,4 @@ func (db *DB) UsageSince(ctx context.Context, since time.Time) ([]store.UsageRow
 		WHERE m.created_at >= ? AND m.mail_from <> ''
 		GROUP BY u.name, p.name, m.key_id
 		ORDER BY u.name, m.key_id`, micros(since))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: usage: %w", err)
-	}
-	defer rows.Close()
-	var out []store.UsageRow
-	for rows.Next() {
-		var u store.UsageRow
-		if err := rows.Scan(&u.UserName, &u.ParentName, &u.KeyID, &u.Messages, &u.Recipients); err != nil {
-			return nil, fmt.Errorf("sqlite: usage: %w", err)
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
 }

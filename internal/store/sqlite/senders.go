@@ -91,20 +91,7 @@ func (db *DB) Senders(ctx context.Context, userName string) ([]store.Sender, err
 		q += ` WHERE u.name = ?`
 		args = append(args, userName)
 	}
-	rows, err := db.r.QueryContext(ctx, q+` ORDER BY s.address, u.name`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: senders: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Sender
-	for rows.Next() {
-		s, err := scanSender(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: senders: %w", err)
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.r, "senders", scanSender, q+` ORDER BY s.address, u.name`, args...)
 }
 
 // SenderVerified reports whether address is verified for any of the users.

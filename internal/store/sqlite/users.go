@@ -100,23 +100,7 @@ func (db *DB) UserByName(ctx context.Context, name string) (store.User, error) {
 
 // Users lists every user, ordered by name.
 func (db *DB) Users(ctx context.Context) ([]store.User, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+userColumns+` ORDER BY u.name`)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: users: %w", err)
-	}
-	defer rows.Close()
-	var users []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: users: %w", err)
-		}
-		users = append(users, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: users: %w", err)
-	}
-	return users, nil
+	return queryAll(ctx, db.r, "users", scanUser, `SELECT `+userColumns+` ORDER BY u.name`)
 }
 
 // joinScopes is the stored form of a key's scopes: comma-joined, so a scope
@@ -206,42 +190,20 @@ func (db *DB) APIKey(ctx context.Context, id string) (store.APIKey, error) {
 // userName is "", else those of that user (store.ErrNotFound if there is no
 // such user).
 func (db *DB) APIKeys(ctx context.Context, userName string) ([]store.APIKey, error) {
-	var (
-		rows *sql.Rows
-		err  error
-	)
 	if userName == "" {
-		rows, err = db.r.QueryContext(ctx, `SELECT `+keyColumns+` ORDER BY k.created_at, k.id`)
-	} else {
-		// Users are never deleted, so the user found here still exists
-		// when the keys are read.
-		var uid int64
-		err = db.r.QueryRowContext(ctx, `SELECT id FROM users WHERE name = ?`, userName).Scan(&uid)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("sqlite: api keys of %q: %w", userName, store.ErrNotFound)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: api keys of %q: %w", userName, err)
-		}
-		rows, err = db.r.QueryContext(ctx,
-			`SELECT `+keyColumns+` WHERE k.user_id = ? ORDER BY k.created_at, k.id`, uid)
+		return queryAll(ctx, db.r, "api keys", scanKey, `SELECT `+keyColumns+` ORDER BY k.created_at, k.id`)
+	}
+	// Users are never deleted, so the user found here still exists when
+	// the keys are read.
+	var uid int64
+	err := db.r.QueryRowContext(ctx, `SELECT id FROM users WHERE name = ?`, userName).Scan(&uid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: api keys of %q: %w", userName, store.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: api keys: %w", err)
+		return nil, fmt.Errorf("sqlite: api keys of %q: %w", userName, err)
 	}
-	defer rows.Close()
-	var keys []store.APIKey
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: api keys: %w", err)
-		}
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: api keys: %w", err)
-	}
-	return keys, nil
+	return queryAll(ctx, db.r, "api keys", scanKey, `SELECT `+keyColumns+` WHERE k.user_id = ? ORDER BY k.created_at, k.id`, uid)
 }
 
 // RevokeAPIKey marks the key revoked at at. A key already revoked keeps its
