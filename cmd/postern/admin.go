@@ -46,6 +46,8 @@ var adminCommands = map[string]adminCommand{
 	"domain verify":      domainVerify,
 	"domain list":        domainList,
 	"domain rotate-dkim": domainRotate,
+	"domain share":       domainShare,
+	"domain show":        domainShow,
 	"sender add":         senderAdd,
 	"sender confirm":     senderConfirm,
 	"sender list":        senderList,

@@ -28,11 +28,12 @@ func domainAdd(ctx context.Context, a *app.App, args []string, stdout, stderr io
 	user := fs.String("user", "", "the user the domain belongs to (required)")
 	keyFile := fs.String("dkim-key", "", "an existing DKIM private key (PEM: PKCS#1 or PKCS#8 RSA, PKCS#8 Ed25519) to use instead of generating one")
 	selector := fs.String("selector", "", "the selector of --dkim-key")
+	shared := fs.Bool("shared", false, "every user of the owner's account may send as the domain (see domain share)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if err := positionals(pos, 1, "domain add DOMAIN --user NAME [--dkim-key FILE --selector S]"); err != nil {
+	if err := positionals(pos, 1, "domain add DOMAIN --user NAME [--shared] [--dkim-key FILE --selector S]"); err != nil {
 		return err
 	}
 	if *user == "" {
@@ -83,9 +84,12 @@ func domainAdd(ctx context.Context, a *app.App, args []string, stdout, stderr io
 		return err
 	}
 	d := store.Domain{Name: name, UserID: u.ID, State: store.DomainPending, RSASelector: rsaSel, RSAKey: rsaPEM,
-		EdSelector: edSel, EdKey: edPEM, CreatedAt: time.Now()}
+		EdSelector: edSel, EdKey: edPEM, CreatedAt: time.Now(), Shared: *shared}
 	if err := a.Store.AddDomain(ctx, d); err != nil {
 		return friendly(err, "domain", name)
+	}
+	if err := domainEvent(ctx, a, d.Name, store.DomainEventAdded, "for "+u.Name+sharedNote(*shared)+"; selectors "+rsaSel+", "+edSel); err != nil {
+		return err
 	}
 	fmt.Fprintf(stderr, "added %s for %s; publish these records, then run: postern domain verify %s\n", name, u.Name, name)
 	for _, line := range domain.ZoneLines(domainRecords(a, d)) {
@@ -96,7 +100,7 @@ func domainAdd(ctx context.Context, a *app.App, args []string, stdout, stderr io
 
 // domainRecords are the records a domain must (DKIM) or should publish.
 func domainRecords(a *app.App, d store.Domain) []domain.Record {
-	return identity.Records(d, a.Config.Hostname)
+	return identity.Records(d, app.DomainConfig(a.Config))
 }
 
 func domainVerify(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
@@ -117,6 +121,9 @@ func domainVerify(ctx context.Context, a *app.App, args []string, stdout, stderr
 		if err := a.Store.SetDomainState(ctx, d.Name, store.DomainTrusted, time.Now()); err != nil {
 			return err
 		}
+		if err := domainEvent(ctx, a, d.Name, store.DomainEventTrusted, "vouched for by the operator, without DNS"); err != nil {
+			return err
+		}
 		fmt.Fprintf(stderr, "%s is marked operator-verified (trusted)\n", d.Name)
 		return nil
 	}
@@ -135,6 +142,21 @@ func domainVerify(ctx context.Context, a *app.App, args []string, stdout, stderr
 	if err := a.Store.SetDomainState(ctx, d.Name, store.DomainVerified, time.Now()); err != nil {
 		return err
 	}
+	rp := identity.ReturnPathPublished(checks)
+	if err := a.Store.SetDomainReturnPath(ctx, d.Name, rp); err != nil {
+		return err
+	}
+	if rp {
+		fmt.Fprintf(stderr, "return path published: mail from %s leaves with a per-recipient envelope sender at %s.%s, and its bounces feed the suppression list\n",
+			d.Name, a.Config.Domains.ReturnPathLabel, d.Name)
+	} else {
+		fmt.Fprintf(stderr, "return path not published: mail from %s leaves with its own envelope sender, and bounces go there\n", d.Name)
+	}
+	if d.State != store.DomainVerified {
+		if err := domainEvent(ctx, a, d.Name, store.DomainEventVerified, "DKIM records found in DNS"); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(stderr, "%s is verified: mail from it is now DKIM-signed\n", d.Name)
 	return nil
 }
@@ -150,7 +172,11 @@ func domainList(ctx context.Context, a *app.App, args []string, stdout, stderr i
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	for _, d := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s,%s\t%s\n", d.Name, d.UserName, d.State, d.RSASelector, d.EdSelector, stamp(d.CreatedAt))
+		share := "own"
+		if d.Shared {
+			share = "shared"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s,%s\t%s\n", d.Name, d.UserName, d.State, share, d.RSASelector, d.EdSelector, stamp(d.CreatedAt))
 	}
 	return tw.Flush()
 }
@@ -218,7 +244,83 @@ func verifyRotation(ctx context.Context, a *app.App, res dnsres.Resolver, d stor
 	if err := a.Store.PromoteNextKeys(ctx, d.Name, time.Now()); err != nil {
 		return err
 	}
+	if err := domainEvent(ctx, a, d.Name, store.DomainEventRotated, "signing switched from "+d.RSASelector+", "+d.EdSelector+
+		" to "+next.RSASelector+", "+next.EdSelector); err != nil {
+		return err
+	}
 	fmt.Fprintf(stderr, "signing switched to %s and %s; keep the records of %s and %s published for %s (mail signed before the switch is still being delivered and checked), then remove them\n",
 		next.RSASelector, next.EdSelector, d.RSASelector, d.EdSelector, a.Config.Domains.RotationOverlap.Duration)
 	return nil
+}
+
+func domainEvent(ctx context.Context, a *app.App, name string, typ store.DomainEventType, detail string) error {
+	return a.Store.AddDomainEvent(ctx, store.DomainEvent{Domain: name, Type: typ, Detail: detail, At: time.Now()})
+}
+
+func sharedNote(shared bool) string {
+	if shared {
+		return ", shared within the account"
+	}
+	return ""
+}
+
+// domainShare lets every user of the owner's account send as the domain
+// (--off: only the owner again).
+func domainShare(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("domain share", flag.ContinueOnError)
+	off := fs.Bool("off", false, "stop sharing: only the owner may send as the domain")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := positionals(pos, 1, "domain share DOMAIN [--off]"); err != nil {
+		return err
+	}
+	d, err := a.Store.Domain(ctx, pos[0])
+	if err != nil {
+		return friendly(err, "domain", pos[0])
+	}
+	if err := a.Store.SetDomainShared(ctx, d.Name, !*off); err != nil {
+		return err
+	}
+	typ, detail := store.DomainEventShared, "every user of the owner's account may send as it"
+	if *off {
+		typ, detail = store.DomainEventUnshared, "only "+d.UserName+" may send as it"
+	}
+	if err := domainEvent(ctx, a, d.Name, typ, detail); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", d.Name, detail)
+	return nil
+}
+
+// domainShow prints a domain's state, its records and its history.
+func domainShow(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
+	name, err := oneID("domain show", args)
+	if err != nil {
+		return err
+	}
+	d, err := a.Store.Domain(ctx, name)
+	if err != nil {
+		return friendly(err, "domain", name)
+	}
+	evs, err := a.Store.DomainEvents(ctx, d.Name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "domain:    %s\nuser:      %s\nstate:     %s\nshared:    %v\nselectors: %s, %s\n",
+		d.Name, d.UserName, d.State, d.Shared, d.RSASelector, d.EdSelector)
+	if d.NextRSASelector != "" {
+		fmt.Fprintf(stdout, "rotating:  to %s, %s once their records verify\n", d.NextRSASelector, d.NextEdSelector)
+	}
+	fmt.Fprintln(stdout, "records:")
+	for _, line := range domain.ZoneLines(domainRecords(a, d)) {
+		fmt.Fprintln(stdout, "  "+line)
+	}
+	fmt.Fprintln(stdout, "events:")
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for _, e := range evs {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", stamp(e.At), e.Type, e.Detail)
+	}
+	return tw.Flush()
 }

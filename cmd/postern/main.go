@@ -43,10 +43,12 @@ Commands:
   limit set (--user NAME | --key ID) --per minute|hour|day|month [--messages N]
             [--recipients N] [--mode reject|hold]
   limit list                              KIND SUBJECT PERIOD MESSAGES RECIPIENTS MODE
-  domain add DOMAIN --user NAME [--dkim-key FILE --selector S]
+  domain add DOMAIN --user NAME [--shared] [--dkim-key FILE --selector S]
                                           DKIM keys; prints the DNS records to publish
   domain verify DOMAIN [--trust]          checks the records (✓/✗); exit 1 unless verified
-  domain list [--user NAME]               NAME USER STATE SELECTORS CREATED
+  domain list [--user NAME]               NAME USER STATE own|shared SELECTORS CREATED
+  domain show DOMAIN                      state, records to publish, history (e.g. a lapse)
+  domain share DOMAIN [--off]             let every user of the owner's account send as it
   domain rotate-dkim DOMAIN               new selectors; signing switches once domain verify sees them
   sender add ADDRESS --user NAME [--verified]
                                           mails a confirmation code (or the operator vouches)

@@ -119,6 +119,16 @@ type Domains struct {
 	// RotationOverlap is how long the old DKIM selectors should stay
 	// published after a rotation (advice printed by the CLI).
 	RotationOverlap Duration `toml:"rotation_overlap"`
+	// SPFInclude is the domain customers include in their SPF record
+	// ("include:" mechanism); SPFIPs are Postern's sending addresses, as
+	// ip4:/ip6: mechanisms. Both empty: no SPF record is advised.
+	SPFInclude string   `toml:"spf_include"`
+	SPFIPs     []string `toml:"spf_ips"`
+	// ReturnPathHost is the MX host of every domain's return-path
+	// subdomain, where bounces come back ("": hostname). ReturnPathLabel
+	// is that subdomain's label.
+	ReturnPathHost  string `toml:"return_path_host"`
+	ReturnPathLabel string `toml:"return_path_label"`
 }
 
 // Abuse configures automatic suspension; zero disables a rule.
@@ -146,6 +156,9 @@ type Spam struct {
 // HTTP configures the HTTP listener (API, console, /metrics, /healthz).
 type HTTP struct {
 	Listen string `toml:"listen"`
+	// PublicURL is how people reach the listener, for the links in
+	// confirmation mails ("": "http://" + listen).
+	PublicURL string `toml:"public_url"`
 }
 
 // DNS configures name resolution.
@@ -217,8 +230,9 @@ func Default() Config {
 			LockoutMax:          Duration{time.Hour},
 			AuthFailureDelay:    Duration{500 * time.Millisecond},
 		},
-		Limits:  Limits{Mode: "reject"},
-		Domains: Domains{Recheck: Duration{6 * time.Hour}, RotationOverlap: Duration{7 * 24 * time.Hour}},
+		Limits: Limits{Mode: "reject"},
+		Domains: Domains{Recheck: Duration{6 * time.Hour}, RotationOverlap: Duration{7 * 24 * time.Hour},
+			SPFIPs: []string{}, ReturnPathLabel: "pst-bounces"},
 		Abuse: Abuse{SuspendSpamRejections: 10, SpamWindow: Duration{time.Hour},
 			SuspendBounceRate: 0.2, BounceMinimum: 100, BounceWindow: Duration{24 * time.Hour}},
 		Spam: Spam{Timeout: Duration{10 * time.Second}, FailOpen: true, Threshold: 5},
@@ -280,6 +294,24 @@ func hasUndecodedParent(k toml.Key, keys []toml.Key) bool {
 		}
 	}
 	return false
+}
+
+// ReturnPathHost is the MX host of the return-path subdomains:
+// domains.return_path_host, or hostname.
+func (c Config) ReturnPathHost() string {
+	if c.Domains.ReturnPathHost != "" {
+		return strings.TrimSuffix(c.Domains.ReturnPathHost, ".")
+	}
+	return c.Hostname
+}
+
+// PublicURL is the HTTP listener's base URL for links people follow,
+// without a trailing slash: http.public_url, or "http://" + http.listen.
+func (c Config) PublicURL() string {
+	if c.HTTP.PublicURL != "" {
+		return strings.TrimSuffix(c.HTTP.PublicURL, "/")
+	}
+	return "http://" + c.HTTP.Listen
 }
 
 // DatabasePath is the SQLite database file: store.dsn when set, else
@@ -430,6 +462,23 @@ func (c Config) Validate() error {
 	}
 	if c.Spam.Threshold <= 0 {
 		bad("spam.threshold", "%v: must be greater than zero", c.Spam.Threshold)
+	}
+	if inc := c.Domains.SPFInclude; inc != "" && !isDNSName(strings.TrimSuffix(inc, ".")) {
+		bad("domains.spf_include", "%q: not a domain name", inc)
+	}
+	for i, ip := range c.Domains.SPFIPs {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			bad(fmt.Sprintf("domains.spf_ips[%d]", i), "%q: not an IP address", ip)
+		}
+	}
+	if h := c.Domains.ReturnPathHost; h != "" && !isDNSName(strings.TrimSuffix(h, ".")) {
+		bad("domains.return_path_host", "%q: not a host name", h)
+	}
+	if l := c.Domains.ReturnPathLabel; l == "" || strings.Contains(l, ".") || !isDNSName(l) {
+		bad("domains.return_path_label", "%q: must be one DNS label, such as pst-bounces", l)
+	}
+	if u := c.HTTP.PublicURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		bad("http.public_url", "%q: must be an http:// or https:// URL", u)
 	}
 	if n := c.Delivery.Concurrency; n < 1 || n > 10000 {
 		bad("delivery.concurrency", "%d: must be between 1 and 10000", n)

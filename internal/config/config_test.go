@@ -343,8 +343,8 @@ func TestEnvNames(t *testing.T) {
 			t.Errorf("%s -> %q, want %q", name, got[name], key)
 		}
 	}
-	if len(vars) != 49 {
-		t.Errorf("%d keys, want 49 (a key was added: update this test and postern.example.toml)", len(vars))
+	if len(vars) != 54 {
+		t.Errorf("%d keys, want 54 (a key was added: update this test and postern.example.toml)", len(vars))
 	}
 }
 

@@ -43,10 +43,19 @@ type WorkerConfig struct {
 	// Abuse, when set, suspends users whose bounce rate crosses its
 	// threshold.
 	Abuse *abuse.Watch
+	// ReturnPath, when set, gives a message per-recipient envelope
+	// senders (internal/bounce: VERP on the domain's return path).
+	ReturnPath ReturnPath
 
 	Now  func() time.Time
 	Rand io.Reader
 	Log  *slog.Logger
+}
+
+// ReturnPath chooses envelope senders: for a claimed message, the sender
+// of each recipient by its index, or nil to keep the message's own.
+type ReturnPath interface {
+	Sender(ctx context.Context, c *store.Claim) (func(idx int) string, error)
 }
 
 // Worker claims due messages and delivers them.
@@ -152,9 +161,11 @@ type outcome struct {
 	done      bool
 }
 
-// job is one message's recipients in one domain.
+// job is one message's recipients in one domain (or, with per-recipient
+// envelope senders, one recipient).
 type job struct {
 	claim *store.Claim
+	from  string // the envelope sender
 	body  []byte
 	rcpts []int // indexes into claim.Recipients
 	out   []outcome
@@ -196,6 +207,14 @@ func (w *Worker) attempt(ctx context.Context, claims []store.Claim) {
 		if err != nil && ctx.Err() == nil {
 			w.cfg.Log.Error("suppression lookup", "msg_id", c.ID, "err", err)
 		}
+		var sender func(int) string
+		if w.cfg.ReturnPath != nil {
+			if sender, err = w.cfg.ReturnPath.Sender(ctx, c); err != nil && ctx.Err() == nil {
+				// Delivered with its own sender: bounces then come to it
+				// instead of the return path, nothing is lost.
+				w.cfg.Log.Error("return path", "msg_id", c.ID, "err", err)
+			}
+		}
 		left := new(atomic.Int32)
 		perDomain := map[string]*job{}
 		for j, r := range c.Recipients {
@@ -204,10 +223,14 @@ func (w *Worker) attempt(ctx context.Context, claims []store.Claim) {
 				continue
 			}
 			d := domainOf(r.Address)
-			jb := perDomain[d]
+			key, from := d, c.From
+			if sender != nil {
+				key, from = d+"\x00"+strconv.Itoa(r.Idx), sender(r.Idx)
+			}
+			jb := perDomain[key]
 			if jb == nil {
-				jb = &job{claim: c, body: body, out: outs, left: left}
-				perDomain[d] = jb
+				jb = &job{claim: c, from: from, body: body, out: outs, left: left}
+				perDomain[key] = jb
 				left.Add(1)
 				if byDomain[d] == nil {
 					order = append(order, d)
@@ -290,7 +313,7 @@ func (w *Worker) connectionLoop(ctx context.Context, targets []target, jobs <-ch
 				continue
 			}
 		}
-		env := Envelope{From: jb.claim.From, Body: jb.body}
+		env := Envelope{From: jb.from, Body: jb.body}
 		for _, j := range jb.rcpts {
 			env.Recipients = append(env.Recipients, jb.claim.Recipients[j].Address)
 		}
@@ -432,7 +455,7 @@ func remote(o outcome) string {
 // (RFC 3463 X.1.x addressing, X.2.1 mailbox disabled), as opposed to one
 // about this message (content, size, policy).
 func suppressible(r Result) bool {
-	return r.Permanent && r.Code >= 500 && (r.Enhanced[1] == 1 && r.Enhanced[0] == 5 || r.Enhanced == [3]int{5, 2, 1})
+	return r.Permanent && r.Code >= 500 && dsn.AboutAddress(r.Enhanced)
 }
 
 func (w *Worker) dsnRecipient(addr string, action dsn.Action, o outcome, retryUntil time.Time) dsn.Recipient {

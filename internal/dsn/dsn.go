@@ -154,3 +154,11 @@ type ParsedRecipient struct {
 	RemoteMTA         string
 	Diagnostic        string
 }
+
+// AboutAddress reports whether a status is a permanent failure about the
+// recipient address itself (RFC 3463 5.1.x addressing, 5.2.1 mailbox
+// disabled), as opposed to one about this message (content, size,
+// policy): the kind that puts an address on a suppression list.
+func AboutAddress(status [3]int) bool {
+	return status[0] == 5 && (status[1] == 1 || status[1] == 2 && status[2] == 1)
+}

@@ -45,8 +45,9 @@ func FromDomain(msg []byte) string {
 }
 
 // Sign returns msg signed with the keys of its From domain when that
-// domain is usable by p (its user's or its account's, verified or vouched
-// for by the operator); otherwise msg unchanged and "" for the domain.
+// domain is usable by p (its user's, or shared within its account;
+// verified or vouched for by the operator); otherwise msg unchanged and
+// "" for the domain.
 func (s *Signer) Sign(ctx context.Context, p account.Principal, msg []byte) ([]byte, string, error) {
 	name := FromDomain(msg)
 	if name == "" {
@@ -85,8 +86,10 @@ func (s *Signer) Sign(ctx context.Context, p account.Principal, msg []byte) ([]b
 	return signed, name, nil
 }
 
+// usableBy reports whether p may send as d: d is verified (or vouched
+// for) and p's own, or shared within p's account.
 func usableBy(d store.Domain, p account.Principal) bool {
-	return d.Usable() && (d.UserID == p.User.ID || d.UserID == p.Account.ID)
+	return d.Usable() && (d.UserID == p.User.ID || d.Shared && d.AccountID == p.Account.ID)
 }
 
 // ErrUnverified is returned (wrapped) for an identity the user has not
@@ -105,7 +108,8 @@ func (u *Unverified) Error() string {
 func (u *Unverified) Unwrap() error { return ErrUnverified }
 
 // CheckAddress reports whether addr is on a domain the principal may send
-// as (its user's or its account's, verified or vouched for).
+// as (its user's, or shared within its account; verified or vouched for),
+// or is a verified single sender of its user or account.
 func (s *Signer) CheckAddress(ctx context.Context, p account.Principal, what, addr string) error {
 	at := strings.LastIndexByte(addr, '@')
 	if at <= 0 {

@@ -30,8 +30,9 @@ func TestFromDomain(t *testing.T) {
 	}
 }
 
-// Subusers sign for their own domains and their account's; never for a
-// sibling's; and nobody signs for a domain not yet verified.
+// Subusers sign for their own domains and for those shared within their
+// account; never for a sibling's or the account's unshared ones; and
+// nobody signs for a domain not yet verified.
 func TestSignScope(t *testing.T) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/i.db")
@@ -42,7 +43,7 @@ func TestSignScope(t *testing.T) {
 	acme, _ := st.CreateUser(ctx, "acme", "")
 	shop, _ := st.CreateUser(ctx, "shop", "acme")
 	news, _ := st.CreateUser(ctx, "news", "acme")
-	add := func(name string, owner store.User, state store.DomainState) {
+	add := func(name string, owner store.User, state store.DomainState, shared bool) {
 		rk, ek, err := domain.GenerateKeys(rand.Reader)
 		if err != nil {
 			t.Fatal(err)
@@ -50,14 +51,16 @@ func TestSignScope(t *testing.T) {
 		rp, _ := domain.MarshalPrivateKey(rk)
 		ep, _ := domain.MarshalPrivateKey(ek)
 		if err := st.AddDomain(ctx, store.Domain{Name: name, UserID: owner.ID, State: state, RSASelector: "r",
-			RSAKey: rp, EdSelector: "e", EdKey: ep, CreatedAt: time.Now()}); err != nil {
+			RSAKey: rp, EdSelector: "e", EdKey: ep, CreatedAt: time.Now(), Shared: shared}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	add("acme.test", acme, store.DomainVerified)
-	add("shop.test", shop, store.DomainVerified)
-	add("pending.test", shop, store.DomainPending)
-	add("trusted.test", news, store.DomainTrusted)
+	add("acme.test", acme, store.DomainVerified, true)
+	add("private.test", acme, store.DomainVerified, false)
+	add("shop.test", shop, store.DomainVerified, false)
+	add("common.test", shop, store.DomainVerified, true)
+	add("pending.test", shop, store.DomainPending, false)
+	add("trusted.test", news, store.DomainTrusted, false)
 	s := &identity.Signer{Store: st}
 	as := func(u store.User) account.Principal { return account.Principal{User: u, Account: acme} }
 	cases := []struct {
@@ -66,9 +69,13 @@ func TestSignScope(t *testing.T) {
 		signed bool
 	}{
 		{as(shop), "shop.test", true},
-		{as(shop), "acme.test", true},  // the account's domain
-		{as(news), "shop.test", false}, // a sibling's
-		{as(acme), "shop.test", false}, // a subuser's domain is its own
+		{as(shop), "acme.test", true},     // the account's, shared
+		{as(shop), "private.test", false}, // the account's, not shared
+		{as(acme), "private.test", true},
+		{as(news), "shop.test", false},  // a sibling's
+		{as(acme), "shop.test", false},  // a subuser's unshared domain is its own
+		{as(news), "common.test", true}, // a sibling's, shared within the account
+		{as(acme), "common.test", true},
 		{as(shop), "pending.test", false},
 		{as(news), "trusted.test", true}, // operator-verified
 		{as(shop), "unknown.test", false},

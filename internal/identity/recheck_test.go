@@ -44,13 +44,13 @@ func TestRecheck(t *testing.T) {
 
 	srv := testenv.StartDNS(t)
 	for _, d := range []store.Domain{kept, flaky} {
-		for _, l := range domain.ZoneLines(identity.Records(d, "mail.postern.test")) {
+		for _, l := range domain.ZoneLines(identity.Records(d, domain.Config{ReturnPathHost: "mail.postern.test"})) {
 			srv.Add(l)
 		}
 	}
 	srv.Set("r._domainkey.flaky.test.", dns.TypeTXT, testenv.ServFail)
 	res, _ := dnsres.New(srv.Addr, dnsres.Options{Timeout: time.Second, Attempts: 1})
-	changes, err := identity.Recheck(ctx, st, res, "mail.postern.test", time.Now())
+	changes, err := identity.Recheck(ctx, st, res, domain.Config{ReturnPathHost: "mail.postern.test"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +61,17 @@ func TestRecheck(t *testing.T) {
 		"flaky.test": store.DomainVerified, "trusted.test": store.DomainTrusted} {
 		if d, _ := st.Domain(ctx, name); d.State != want {
 			t.Errorf("%s: %s, want %s", name, d.State, want)
+		}
+	}
+	// The user is told: the lapse is in the domain's history, and only
+	// there.
+	evs, err := st.DomainEvents(ctx, "gone.test")
+	if err != nil || len(evs) != 1 || evs[0].Type != store.DomainEventLapsed || !strings.Contains(evs[0].Detail, "_domainkey") {
+		t.Fatalf("gone.test events %+v %v", evs, err)
+	}
+	for _, name := range []string{"kept.test", "flaky.test", "trusted.test"} {
+		if evs, _ := st.DomainEvents(ctx, name); len(evs) != 0 {
+			t.Errorf("%s: events %+v", name, evs)
 		}
 	}
 }

@@ -116,10 +116,13 @@ type Config struct {
 	// Identity, when set, refuses senders not on the user's verified
 	// domains: the envelope sender at MAIL, From and Sender after DATA.
 	Identity Identity
-	Policy   policy.Hook // nil: policy.Allow
-	Logger   *slog.Logger
-	Now      func() time.Time // nil: time.Now
-	Rand     io.Reader        // nil: crypto/rand
+	// Bounces, when set, takes mail for return paths on the MX listener;
+	// without it the MX listener accepts nothing unauthenticated.
+	Bounces Bounces
+	Policy  policy.Hook // nil: policy.Allow
+	Logger  *slog.Logger
+	Now     func() time.Time // nil: time.Now
+	Rand    io.Reader        // nil: crypto/rand
 }
 
 // MaxLineLength is the engine's hard line limit: twice RFC 5321's 1000

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/postern/postern/internal/account"
+	"github.com/postern/postern/internal/bounce"
 	"github.com/postern/postern/internal/identity"
 	"github.com/postern/postern/internal/lockout"
 	"github.com/postern/postern/internal/message"
@@ -48,6 +49,7 @@ type session struct {
 	key       *store.APIKey     // set by a successful AUTH
 	principal account.Principal // who the key acts for
 	tx        *policy.Tx        // open transaction, or nil
+	targets   []bounce.Target   // return paths of an unauthenticated MX transaction
 }
 
 var (
@@ -337,7 +339,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return s.refuse(smtperr.New(smtperr.C503BadSequence, smtperr.SecBadSequence, "Need MAIL command"))
 	}
 	if s.key == nil {
-		return s.refuse(smtperr.New(smtperr.C550MailboxUnavailable, smtperr.SecRelayDenied, "Relaying denied: authenticate with the username apikey and an API key"))
+		return s.returnPathRcpt(to)
 	}
 	if !validAddress(to) {
 		return s.refuse(smtperr.New(smtperr.C501ArgumentSyntax, smtperr.Enhanced{5, 1, 3}, "Bad recipient address syntax: the domain must be a host name or an address literal"))
@@ -377,6 +379,9 @@ func (s *session) Data(r io.Reader) error {
 		s.log.Info("data refused", "reason", err.Error())
 		return s.refuse(smtperr.New(smtperr.C554TransactionFailed, smtperr.SecMedia,
 			"Message refused: "+err.Error()+" (RFC 5321 4.5.3.1.6 allows 1000 octets); encode long lines"))
+	}
+	if s.key == nil {
+		return s.receiveReturn(body)
 	}
 	now := s.srv.cfg.Now()
 	id, err := queue.NewID(now, s.srv.cfg.Rand)
@@ -544,7 +549,7 @@ func safeField(name, value string) bool {
 
 // Reset ends the transaction (RSET, a new EHLO, or after DATA).
 func (s *session) Reset() {
-	s.tx = nil
+	s.tx, s.targets = nil, nil
 	s.guard.setBusy(false)
 }
 

@@ -57,6 +57,7 @@ var (
 	SecTooManyErrors       = Enhanced{4, 7, 0}
 	SecPermTooManyErrors   = Enhanced{5, 5, 0}
 	SecRelayDenied         = Enhanced{5, 7, 1}
+	SecBadMailbox          = Enhanced{5, 1, 1} // bad destination mailbox address
 	SecTempTooManyMessages = Enhanced{4, 5, 3}
 )
 

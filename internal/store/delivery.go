@@ -32,6 +32,7 @@ const (
 	EventBounced   EventType = "bounced"
 	EventDropped   EventType = "dropped"
 	EventDelayed   EventType = "delayed" // a delay notice went to the sender
+	EventInbound   EventType = "inbound" // mail to the return path that reports no failure
 )
 
 // Event is one line of a message's history. Recipient is "" for events

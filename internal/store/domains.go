@@ -35,10 +35,42 @@ type Domain struct {
 	NextEdKey       []byte
 	PrevSelectors   string // "rsa,ed" of the previous keys, "" if none
 	RotatedAt       time.Time
+
+	// AccountID is the owner's account: the owner itself, or its parent.
+	AccountID int64
+	// Shared: every user of the owner's account (the account and its
+	// subusers) may send as the domain, not only the owner.
+	Shared bool
+	// ReturnPath: the return-path subdomain's MX was found in DNS, so
+	// mail from the domain leaves with a VERP envelope sender on it.
+	ReturnPath bool
 }
 
 // Usable reports whether mail from the domain may be signed.
 func (d Domain) Usable() bool { return d.State == DomainVerified || d.State == DomainTrusted }
+
+// Domain event types: what happened to a domain, for its user to see.
+type DomainEventType string
+
+const (
+	DomainEventAdded    DomainEventType = "added"
+	DomainEventVerified DomainEventType = "verified"
+	DomainEventTrusted  DomainEventType = "trusted"
+	DomainEventLapsed   DomainEventType = "lapsed" // a re-check found its records gone
+	DomainEventRotated  DomainEventType = "rotated"
+	DomainEventShared   DomainEventType = "shared"
+	DomainEventUnshared DomainEventType = "unshared"
+	// DomainEventReturnPath: the return-path MX appeared or went away.
+	DomainEventReturnPath DomainEventType = "return-path"
+)
+
+// DomainEvent is one line of a domain's history.
+type DomainEvent struct {
+	Domain string
+	Type   DomainEventType
+	Detail string
+	At     time.Time
+}
 
 // DomainStore keeps sending domains.
 type DomainStore interface {
@@ -52,4 +84,17 @@ type DomainStore interface {
 	SetNextKeys(ctx context.Context, name, rsaSel string, rsaKey []byte, edSel string, edKey []byte) error
 	// PromoteNextKeys makes the next keys current (their records verified).
 	PromoteNextKeys(ctx context.Context, name string, at time.Time) error
+	// SetDomainShared shares the domain with its owner's account, or not.
+	SetDomainShared(ctx context.Context, name string, shared bool) error
+	// SetDomainReturnPath records whether the return-path MX is published.
+	SetDomainReturnPath(ctx context.Context, name string, published bool) error
+
+	AddDomainEvent(ctx context.Context, e DomainEvent) error
+	// DomainEvents returns the domain's history, oldest first.
+	DomainEvents(ctx context.Context, name string) ([]DomainEvent, error)
+
+	// Secret returns the installation secret called name, storing fresh
+	// as that secret when there is none yet; every node of a cluster gets
+	// the same value.
+	Secret(ctx context.Context, name string, fresh []byte) ([]byte, error)
 }

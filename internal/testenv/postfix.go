@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,11 +27,42 @@ type Postfix struct {
 	conf    string
 }
 
+// PostfixOptions configure a private Postfix instance (StartPostfixWith).
+type PostfixOptions struct {
+	// Domains are the virtual mailbox domains whose every address is
+	// delivered to the one Maildir.
+	Domains []string
+	// Gone are recipient addresses that Postfix accepts at RCPT and then
+	// fails to deliver (5.1.1 "mailbox gone"), so it sends an asynchronous
+	// bounce (a DSN, RFC 3464, from MAIL FROM:<>) to the envelope sender:
+	// the way a real receiver bounces after accepting. They are usually at
+	// one of Domains. The DSN is multipart/report;
+	// report-type=delivery-status, but when the message came with MAIL FROM
+	// … SMTPUTF8 (Go's net/smtp adds it whenever it is offered) its parts
+	// are the RFC 6533 ones: message/global-delivery-status and
+	// message/global, not message/delivery-status and message/rfc822.
+	Gone []string
+	// Relay routes mail for these domains to host:port, which must be a
+	// loopback address, without MX or any DNS lookup: e.g. the
+	// return-path domain whose bounces must reach a server under test.
+	// Postfix delivers there with SMTP and opportunistic STARTTLS (the
+	// certificate is not verified).
+	Relay map[string]string
+}
+
 // StartPostfix starts Postfix for the given domains on a free loopback
 // port and stops it in t.Cleanup. It skips (or fails, when
 // POSTERN_REQUIRE_PEERS=1) if Postfix is not installed or the test does
 // not run as root.
 func StartPostfix(t testing.TB, domains ...string) *Postfix {
+	t.Helper()
+	return StartPostfixWith(t, PostfixOptions{Domains: domains})
+}
+
+// StartPostfixWith is StartPostfix with bounces and relaying: see
+// PostfixOptions. Its queue is retried every second or two, so deferred
+// mail and bounces move within seconds.
+func StartPostfixWith(t testing.TB, o PostfixOptions) *Postfix {
 	t.Helper()
 	bin, err := exec.LookPath("postfix")
 	if err != nil {
@@ -72,6 +104,31 @@ func StartPostfix(t testing.TB, domains ...string) *Postfix {
 	if err := tlsconf.WriteSelfSigned(cert, key, "postfix.test", time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	// transport_maps: a texthash table needs no postmap. Gone addresses go
+	// to the error transport: a hard failure in the queue, hence a bounce.
+	// (smtpd would refuse them at RCPT, as it does any recipient resolving
+	// to "error", but only under smtpd_reject_unlisted_recipient, which is
+	// off below: with static virtual_mailbox_maps every address is listed
+	// anyway.) Relayed domains go to their loopback host:port, in brackets
+	// (no MX lookup).
+	var transport strings.Builder
+	for _, a := range o.Gone {
+		fmt.Fprintf(&transport, "%s error:5.1.1 mailbox gone\n", strings.ToLower(a))
+	}
+	var relayDomains []string
+	for d, hp := range o.Relay {
+		host, rport, err := net.SplitHostPort(hp)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() || rport == "" {
+			t.Fatalf("postfix: relay for %s to %q: want a loopback ip:port", d, hp)
+		}
+		relayDomains = append(relayDomains, strings.ToLower(d))
+		fmt.Fprintf(&transport, "%s smtp:[%s]:%s\n", strings.ToLower(d), host, rport)
+	}
+	sort.Strings(relayDomains)
+	transportFile := filepath.Join(p.conf, "transport")
+	if err := os.WriteFile(transportFile, []byte(transport.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	port := freePort(t)
 	p.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	main := fmt.Sprintf(`compatibility_level = 3.6
@@ -99,7 +156,18 @@ smtpd_forbid_bare_newline_exclusions =
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 alias_maps =
 alias_database =
-`, dir, strings.Join(domains, ", "), uid, gid, cert, key)
+transport_maps = texthash:%[7]s
+smtpd_reject_unlisted_recipient = no
+relay_domains = %[8]s
+smtp_dns_support_level = disabled
+smtp_tls_security_level = may
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+delay_warning_time = 0
+bounce_queue_lifetime = 1h
+maximal_queue_lifetime = 1h
+`, dir, strings.Join(o.Domains, ", "), uid, gid, cert, key, transportFile, strings.Join(relayDomains, ", "))
 	master := fmt.Sprintf("127.0.0.1:%d inet n - n - - smtpd\n", port) + postfixServices
 	if err := os.WriteFile(filepath.Join(p.conf, "main.cf"), []byte(main), 0o644); err != nil {
 		t.Fatal(err)
@@ -123,8 +191,7 @@ alias_database =
 			break
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "maillog"))
-			t.Fatalf("postfix did not listen on %s: %v\n%s", p.Addr, err, log)
+			t.Fatalf("postfix did not listen on %s: %v\n%s", p.Addr, err, p.Log())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

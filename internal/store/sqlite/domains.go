@@ -21,9 +21,9 @@ func (db *DB) AddDomain(ctx context.Context, d store.Domain) error {
 	if d.EdKey == nil {
 		d.EdKey = []byte{}
 	}
-	_, err := db.w.ExecContext(ctx, `INSERT INTO domains (name, user_id, state, rsa_selector, rsa_key, ed_selector, ed_key, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, strings.ToLower(d.Name), d.UserID, string(d.State),
-		d.RSASelector, d.RSAKey, d.EdSelector, d.EdKey, micros(d.CreatedAt))
+	_, err := db.w.ExecContext(ctx, `INSERT INTO domains (name, user_id, state, rsa_selector, rsa_key, ed_selector, ed_key, created_at, shared)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, strings.ToLower(d.Name), d.UserID, string(d.State),
+		d.RSASelector, d.RSAKey, d.EdSelector, d.EdKey, micros(d.CreatedAt), boolInt(d.Shared))
 	if err != nil {
 		return fmt.Errorf("sqlite: add domain %s: %w", d.Name, mapErr(err))
 	}
@@ -31,7 +31,8 @@ func (db *DB) AddDomain(ctx context.Context, d store.Domain) error {
 }
 
 const domainColumns = `d.name, d.user_id, u.name, d.state, d.rsa_selector, d.rsa_key, d.ed_selector, d.ed_key, d.created_at, d.verified_at,
-	d.next_rsa_selector, d.next_rsa_key, d.next_ed_selector, d.next_ed_key, d.prev_selectors, d.rotated_at
+	d.next_rsa_selector, d.next_rsa_key, d.next_ed_selector, d.next_ed_key, d.prev_selectors, d.rotated_at,
+	COALESCE(u.parent_id, u.id), d.shared, d.return_path
 	FROM domains d JOIN users u ON u.id = d.user_id`
 
 func scanDomain(row rowScanner) (store.Domain, error) {
@@ -39,10 +40,12 @@ func scanDomain(row rowScanner) (store.Domain, error) {
 	var state string
 	var created int64
 	var verified, rotated sql.NullInt64
+	var shared, returnPath int
 	if err := row.Scan(&d.Name, &d.UserID, &d.UserName, &state, &d.RSASelector, &d.RSAKey, &d.EdSelector, &d.EdKey, &created, &verified,
-		&d.NextRSASelector, &d.NextRSAKey, &d.NextEdSelector, &d.NextEdKey, &d.PrevSelectors, &rotated); err != nil {
+		&d.NextRSASelector, &d.NextRSAKey, &d.NextEdSelector, &d.NextEdKey, &d.PrevSelectors, &rotated, &d.AccountID, &shared, &returnPath); err != nil {
 		return d, err
 	}
+	d.Shared, d.ReturnPath = shared != 0, returnPath != 0
 	if rotated.Valid {
 		d.RotatedAt = fromMicros(rotated.Int64)
 	}
@@ -121,4 +124,71 @@ func (db *DB) PromoteNextKeys(ctx context.Context, name string, at time.Time) er
 		return fmt.Errorf("sqlite: domain %s: no rotation in progress: %w", name, store.ErrNotFound)
 	}
 	return nil
+}
+
+// SetDomainShared shares the domain within its owner's account, or not.
+func (db *DB) SetDomainShared(ctx context.Context, name string, shared bool) error {
+	return db.setDomainFlag(ctx, "shared", name, shared)
+}
+
+// SetDomainReturnPath records whether the return-path MX is published.
+func (db *DB) SetDomainReturnPath(ctx context.Context, name string, published bool) error {
+	return db.setDomainFlag(ctx, "return_path", name, published)
+}
+
+// setDomainFlag sets one of the domains table's 0/1 columns (a constant
+// of this file, never user input).
+func (db *DB) setDomainFlag(ctx context.Context, column, name string, on bool) error {
+	res, err := db.w.ExecContext(ctx, `UPDATE domains SET `+column+` = ? WHERE name = ?`, boolInt(on), strings.ToLower(name))
+	if err != nil {
+		return fmt.Errorf("sqlite: domain %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: domain %s: %w", name, store.ErrNotFound)
+	}
+	return nil
+}
+
+// AddDomainEvent appends to a domain's history.
+func (db *DB) AddDomainEvent(ctx context.Context, e store.DomainEvent) error {
+	if _, err := db.w.ExecContext(ctx, `INSERT INTO domain_events (domain, type, detail, at) VALUES (?, ?, ?, ?)`,
+		strings.ToLower(e.Domain), string(e.Type), e.Detail, micros(e.At)); err != nil {
+		return fmt.Errorf("sqlite: domain %s: event: %w", e.Domain, err)
+	}
+	return nil
+}
+
+// DomainEvents returns a domain's history, oldest first.
+func (db *DB) DomainEvents(ctx context.Context, name string) ([]store.DomainEvent, error) {
+	return queryAll(ctx, db.r, "domain events", func(row rowScanner) (store.DomainEvent, error) {
+		var e store.DomainEvent
+		var typ string
+		var at int64
+		err := row.Scan(&e.Domain, &typ, &e.Detail, &at)
+		e.Type, e.At = store.DomainEventType(typ), fromMicros(at)
+		return e, err
+	}, `SELECT domain, type, detail, at FROM domain_events WHERE domain = ? ORDER BY id`, strings.ToLower(name))
+}
+
+// Secret returns the named secret, storing fresh first when it is new.
+// The insert and the read are one transaction, so concurrent first
+// callers all get the value that won.
+func (db *DB) Secret(ctx context.Context, name string, fresh []byte) ([]byte, error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: secret %s: %w", name, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+		name, fresh, micros(time.Now())); err != nil {
+		return nil, fmt.Errorf("sqlite: secret %s: %w", name, err)
+	}
+	var v []byte
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&v); err != nil {
+		return nil, fmt.Errorf("sqlite: secret %s: %w", name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlite: secret %s: %w", name, err)
+	}
+	return v, nil
 }

@@ -128,6 +128,26 @@ var migrations = []string{
 		PRIMARY KEY (user_id, address)
 	);
 	CREATE INDEX senders_code ON senders(code_hash);`,
+	// 9: installation secrets (the return-path token key), a history per
+	// domain, domains shared within an account, and whether a domain's
+	// return-path MX is published. Domains an account
+	// already had were usable by its subusers: they stay shared.
+	`CREATE TABLE secrets (
+		name       TEXT    PRIMARY KEY,
+		value      BLOB    NOT NULL,
+		created_at BIGINT  NOT NULL
+	);
+	CREATE TABLE domain_events (
+		id     INTEGER PRIMARY KEY,
+		domain TEXT    NOT NULL,
+		type   TEXT    NOT NULL,
+		detail TEXT    NOT NULL,
+		at     BIGINT  NOT NULL
+	);
+	CREATE INDEX domain_events_domain ON domain_events(domain, id);
+	ALTER TABLE domains ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE domains ADD COLUMN return_path INTEGER NOT NULL DEFAULT 0;
+	UPDATE domains SET shared = 1 WHERE user_id IN (SELECT id FROM users WHERE parent_id IS NULL);`,
 }
 
 // migrate brings the database up to len(migrations), each migration in its

@@ -61,3 +61,78 @@ func testDomains(t *testing.T, s store.Store) {
 		t.Fatalf("unknown state: %v", err)
 	}
 }
+
+func testDomainSharingAndEvents(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	acct := mustCreateUser(t, s, "acme", "")
+	sub := mustCreateUser(t, s, "shop", "acme")
+	for _, d := range []store.Domain{
+		{Name: "acme.test", UserID: acct.ID, State: store.DomainPending, Shared: true, CreatedAt: base},
+		{Name: "shop.test", UserID: sub.ID, State: store.DomainPending, CreatedAt: base},
+	} {
+		if err := s.AddDomain(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, _ := s.Domain(ctx, "acme.test")
+	b, _ := s.Domain(ctx, "shop.test")
+	if !a.Shared || a.AccountID != acct.ID || b.Shared || b.AccountID != acct.ID {
+		t.Fatalf("acme %+v shop %+v", a, b)
+	}
+	if err := s.SetDomainShared(ctx, "shop.test", true); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ = s.Domain(ctx, "shop.test"); !b.Shared {
+		t.Fatalf("not shared after SetDomainShared: %+v", b)
+	}
+	if err := s.SetDomainShared(ctx, "nope.test", true); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown: %v", err)
+	}
+	if a.ReturnPath {
+		t.Fatalf("a new domain has its return path on: %+v", a)
+	}
+	if err := s.SetDomainReturnPath(ctx, "acme.test", true); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ = s.Domain(ctx, "acme.test"); !a.ReturnPath || !a.Shared {
+		t.Fatalf("after SetDomainReturnPath: %+v", a)
+	}
+	if err := s.SetDomainReturnPath(ctx, "nope.test", true); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown: %v", err)
+	}
+	evs := []store.DomainEvent{
+		{Domain: "Shop.test", Type: store.DomainEventAdded, Detail: "by the operator", At: base},
+		{Domain: "shop.test", Type: store.DomainEventLapsed, Detail: "r1._domainkey.shop.test TXT: missing", At: base.Add(time.Hour)},
+		{Domain: "acme.test", Type: store.DomainEventVerified, At: base},
+	}
+	for _, e := range evs {
+		if err := s.AddDomainEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.DomainEvents(ctx, "SHOP.test")
+	if err != nil || len(got) != 2 || got[0].Type != store.DomainEventAdded || got[1].Type != store.DomainEventLapsed ||
+		got[1].Detail != evs[1].Detail || got[0].Domain != "shop.test" {
+		t.Fatalf("events %+v %v", got, err)
+	}
+	checkTime(t, "event At", got[1].At, stored(base.Add(time.Hour)))
+	if none, err := s.DomainEvents(ctx, "nope.test"); err != nil || len(none) != 0 {
+		t.Fatalf("unknown domain's events %+v %v", none, err)
+	}
+}
+
+func testSecret(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	first, err := s.Secret(ctx, "return-path", []byte("one"))
+	if err != nil || string(first) != "one" {
+		t.Fatalf("first %q %v", first, err)
+	}
+	again, err := s.Secret(ctx, "return-path", []byte("two"))
+	if err != nil || string(again) != "one" {
+		t.Fatalf("second call replaced the secret: %q %v", again, err)
+	}
+	other, err := s.Secret(ctx, "other", []byte("three"))
+	if err != nil || string(other) != "three" {
+		t.Fatalf("other %q %v", other, err)
+	}
+}

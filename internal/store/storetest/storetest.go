@@ -64,6 +64,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LimitsAndUsage", testLimitsAndUsage},
 		{"Domains", testDomains},
 		{"Senders", testSenders},
+		{"DomainSharingAndEvents", testDomainSharingAndEvents},
+		{"Secret", testSecret},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,104 @@
+package returnpath
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+var testCodec = Codec{Key: []byte("0123456789abcdef0123456789abcdef"), Label: "pst-bounces"}
+
+const testID = "0g2r4t6v8a0c2e4g6i8k0m2o4q"
+
+func TestRoundTrip(t *testing.T) {
+	for _, tok := range []Token{
+		{MessageID: testID, Idx: 0, Domain: "acme.test"},
+		{MessageID: testID, Idx: 41, Domain: "mail.acme.test"},
+		{MessageID: testID, Idx: maxIdx, Domain: "x.example"},
+	} {
+		addr := testCodec.Address(tok)
+		local := addr[:strings.IndexByte(addr, '@')]
+		if len(local) > 64 || strings.Trim(local, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			t.Errorf("%s: local part is not short lower-case letters, digits and hyphens", addr)
+		}
+		if !strings.HasSuffix(addr, "@pst-bounces."+tok.Domain) {
+			t.Errorf("%s: not on the return-path subdomain", addr)
+		}
+		for _, variant := range []string{addr, strings.ToUpper(addr)} {
+			got, err := testCodec.Parse(variant)
+			if err != nil || got != tok {
+				t.Errorf("Parse(%s) = %+v, %v; want %+v", variant, got, err, tok)
+			}
+		}
+	}
+}
+
+func TestParseRefuses(t *testing.T) {
+	good := testCodec.Address(Token{MessageID: testID, Idx: 3, Domain: "acme.test"})
+	local, host, _ := strings.Cut(good, "@")
+	mac := local[strings.LastIndexByte(local, '-')+1:]
+	flipped := map[byte]byte{'a': 'b'}[mac[0]]
+	if flipped == 0 {
+		flipped = 'a'
+	}
+	otherKey := Codec{Key: []byte("another key"), Label: "pst-bounces"}
+	cases := []struct {
+		name, addr string
+		want       error
+	}{
+		{"other domain, same token", local + "@pst-bounces.other.test", ErrForged},
+		{"other recipient index", strings.Replace(local, "-3-", "-4-", 1) + "@" + host, ErrForged},
+		{"changed MAC", local[:len(local)-len(mac)] + string(flipped) + mac[1:] + "@" + host, ErrForged},
+		{"another installation's key", otherKey.Address(Token{MessageID: testID, Idx: 3, Domain: "acme.test"}), ErrForged},
+		{"not on the subdomain", local + "@acme.test", ErrNotReturnPath},
+		{"subdomain alone", local + "@pst-bounces.", ErrNotReturnPath},
+		{"ordinary address", "postmaster@pst-bounces.acme.test", ErrNotReturnPath},
+		{"no at", "b-x", ErrNotReturnPath},
+		{"leading zero index", strings.Replace(local, "-3-", "-03-", 1) + "@" + host, ErrNotReturnPath},
+		{"negative index", strings.Replace(local, "-3-", "--3-", 1) + "@" + host, ErrNotReturnPath},
+		{"short id", "b-0g2r-3-" + mac + "@" + host, ErrNotReturnPath},
+		{"id outside the alphabet", "b-" + strings.Repeat("z", idLen) + "-3-" + mac + "@" + host, ErrNotReturnPath},
+		{"extra field", local + "-x@" + host, ErrNotReturnPath},
+		{"empty", "", ErrNotReturnPath},
+	}
+	for _, tc := range cases {
+		if _, err := testCodec.Parse(tc.addr); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Parse(%q) = %v, want %v", tc.name, tc.addr, err, tc.want)
+		}
+	}
+	if _, err := (Codec{Key: testCodec.Key}).Parse(good); !errors.Is(err, ErrNotReturnPath) {
+		t.Errorf("a codec without a label accepted %s: %v", good, err)
+	}
+}
+
+func TestIsReturnPathDomain(t *testing.T) {
+	for host, want := range map[string]bool{
+		"pst-bounces.acme.test": true, "PST-Bounces.acme.test": true,
+		"acme.test": false, "pst-bounces.": false, "pst-bouncesx.acme.test": false, "": false,
+	} {
+		if got := testCodec.IsReturnPathDomain(host); got != want {
+			t.Errorf("IsReturnPathDomain(%q) = %v", host, got)
+		}
+	}
+}
+
+// FuzzParse: any address either fails to parse or yields a token whose
+// address parses back to it.
+func FuzzParse(f *testing.F) {
+	f.Add(testCodec.Address(Token{MessageID: testID, Idx: 7, Domain: "acme.test"}))
+	f.Add("b-" + testID + "-7-aaaaaaaaaaaaaaaa@pst-bounces.acme.test")
+	f.Add("postmaster@pst-bounces.acme.test")
+	f.Fuzz(func(t *testing.T, addr string) {
+		tok, err := testCodec.Parse(addr)
+		if err != nil {
+			if !errors.Is(err, ErrNotReturnPath) && !errors.Is(err, ErrForged) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		back, err := testCodec.Parse(testCodec.Address(tok))
+		if err != nil || back != tok {
+			t.Fatalf("%q → %+v does not round-trip: %+v %v", addr, tok, back, err)
+		}
+	})
+}

@@ -1,0 +1,62 @@
+package smtpd
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/postern/postern/internal/bounce"
+	"github.com/postern/postern/internal/smtperr"
+)
+
+// Bounces takes mail for return paths on the MX listener
+// (internal/bounce.Service). Recipient's refusals are bounce.ErrNotReturnPath
+// and bounce.ErrUnknown.
+type Bounces interface {
+	Recipient(ctx context.Context, addr string) (bounce.Target, error)
+	Receive(ctx context.Context, targets []bounce.Target, from string, msg []byte) ([]bounce.Outcome, error)
+}
+
+const textRelayDenied = "Relaying denied: authenticate with the username apikey and an API key"
+
+// returnPathRcpt accepts an unauthenticated RCPT on the MX listener only
+// for one of Postern's return paths: everything else is relaying, denied.
+func (s *session) returnPathRcpt(to string) error {
+	b := s.srv.cfg.Bounces
+	if b == nil || s.guard.mode != MX {
+		return s.refuse(smtperr.New(smtperr.C550MailboxUnavailable, smtperr.SecRelayDenied, textRelayDenied))
+	}
+	t, err := b.Recipient(context.Background(), to)
+	switch {
+	case errors.Is(err, bounce.ErrNotReturnPath):
+		s.log.Info("rcpt refused", "reason", "relay")
+		return s.refuse(smtperr.New(smtperr.C550MailboxUnavailable, smtperr.SecRelayDenied, textRelayDenied))
+	case errors.Is(err, bounce.ErrUnknown):
+		s.log.Info("rcpt refused", "reason", "unknown return path")
+		return s.refuse(smtperr.New(smtperr.C550MailboxUnavailable, smtperr.SecBadMailbox, "No such return path"))
+	case err != nil:
+		return s.internal("return path", err)
+	}
+	s.tx.Recipients = append(s.tx.Recipients, to)
+	s.targets = append(s.targets, t)
+	return nil
+}
+
+// receiveReturn hands a message for return paths to Bounces; the reply is
+// 250 once what it reports is recorded.
+func (s *session) receiveReturn(body []byte) error {
+	outs, err := s.srv.cfg.Bounces.Receive(context.Background(), s.targets, s.tx.From, body)
+	if err != nil {
+		return s.internal("receive bounce", err)
+	}
+	bounced := 0
+	for _, o := range outs {
+		if o.Bounced {
+			bounced++
+		}
+	}
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
+		Message: "Ok: report received for " + strconv.Itoa(len(outs)) + " recipient(s), " + strconv.Itoa(bounced) + " bounced"}
+}
