@@ -16,9 +16,11 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/postern/postern/internal/abuse"
+	"github.com/postern/postern/internal/bounce"
 	"github.com/postern/postern/internal/delivery"
 	"github.com/postern/postern/internal/dnsres"
 	"github.com/postern/postern/internal/dsn"
+	"github.com/postern/postern/internal/returnpath"
 	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/store/sqlite"
 	"github.com/postern/postern/internal/testenv"
@@ -57,6 +59,7 @@ type wopts struct {
 	delayNotice    time.Duration
 	timeouts       delivery.Timeouts
 	abuse          *abuse.Thresholds
+	returnPath     func(store.Store) delivery.ReturnPath
 }
 
 func newWorkerEnv(t *testing.T, o wopts) *wenv {
@@ -95,7 +98,12 @@ func newWorkerEnv(t *testing.T, o wopts) *wenv {
 	if o.abuse != nil {
 		watch = &abuse.Watch{T: *o.abuse, Store: st}
 	}
+	var rp delivery.ReturnPath
+	if o.returnPath != nil {
+		rp = o.returnPath(st)
+	}
 	w := delivery.NewWorker(delivery.WorkerConfig{
+		ReturnPath:     rp,
 		Abuse:          watch,
 		Store:          st,
 		Resolver:       res,
@@ -498,4 +506,57 @@ func TestBounceRateSuspends(t *testing.T) {
 	if !u.Suspended() || !strings.Contains(u.SuspendReason, "bounce rate 67%") {
 		t.Fatalf("after 2 of 3 bounced: %+v", u)
 	}
+}
+
+// With a return path, each recipient gets its own envelope sender, so
+// each is its own transaction (over the same connection); mail from a
+// domain without one keeps its sender and shares a transaction.
+func TestReturnPathPerRecipient(t *testing.T) {
+	codec := returnpath.Codec{Key: []byte("worker test key"), Label: "pst-bounces"}
+	e := newWorkerEnv(t, wopts{perDestination: 1, returnPath: func(st store.Store) delivery.ReturnPath {
+		return &bounce.Service{Store: st, Codec: codec}
+	}})
+	ctx := context.Background()
+	for _, name := range []string{"acme.test", "plain.test"} {
+		if err := e.st.AddDomain(ctx, store.Domain{Name: name, UserID: e.user.ID, State: store.DomainVerified, CreatedAt: e.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.st.SetDomainState(ctx, name, store.DomainVerified, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.st.SetDomainReturnPath(ctx, "acme.test", true); err != nil {
+		t.Fatal(err)
+	}
+	e.dns.Add("reuse.test. 300 IN MX 10 mx.reuse.test.", "mx.reuse.test. 300 IN A 127.0.0.1")
+	verp := e.enqueue("app@acme.test", "a@reuse.test", "b@reuse.test", "c@reuse.test")
+	plain := e.enqueue("app@plain.test", "d@reuse.test", "e@reuse.test")
+	if n := e.round(); n != 2 {
+		t.Fatalf("claimed %d", n)
+	}
+	msgs := e.sink.Messages()
+	if len(msgs) != 4 || e.sink.Connections() != 1 {
+		t.Fatalf("%d transactions over %d connections, want 4 over 1", len(msgs), e.sink.Connections())
+	}
+	seen := map[string]string{}
+	for _, m := range msgs {
+		if len(m.To) == 2 {
+			if m.From != "app@plain.test" {
+				t.Errorf("domain without a return path: MAIL FROM %q", m.From)
+			}
+			continue
+		}
+		if len(m.To) != 1 {
+			t.Fatalf("transaction to %v", m.To)
+		}
+		seen[m.To[0]] = m.From
+	}
+	for idx, rcpt := range []string{"a@reuse.test", "b@reuse.test", "c@reuse.test"} {
+		want := codec.Address(returnpath.Token{MessageID: verp, Idx: idx, Domain: "acme.test"})
+		if seen[rcpt] != want {
+			t.Errorf("%s: MAIL FROM %q, want %q", rcpt, seen[rcpt], want)
+		}
+	}
+	e.wantState(verp, "c@reuse.test", store.RcptDelivered, "")
+	e.wantState(plain, "e@reuse.test", store.RcptDelivered, "")
 }

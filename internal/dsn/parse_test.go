@@ -305,3 +305,15 @@ func TestParseStatusCode(t *testing.T) {
 		t.Error("firstWord")
 	}
 }
+
+func TestAboutAddress(t *testing.T) {
+	for status, want := range map[[3]int]bool{
+		{5, 1, 1}: true, {5, 1, 10}: true, {5, 2, 1}: true,
+		{5, 2, 2}: false, // mailbox full: about now, not the address
+		{5, 7, 1}: false, {5, 0, 0}: false, {4, 1, 1}: false, {2, 0, 0}: false,
+	} {
+		if got := AboutAddress(status); got != want {
+			t.Errorf("AboutAddress(%v) = %v, want %v", status, got, want)
+		}
+	}
+}

@@ -23,9 +23,11 @@ import (
 
 	"github.com/postern/postern/internal/abuse"
 	"github.com/postern/postern/internal/account"
+	"github.com/postern/postern/internal/bounce"
 	"github.com/postern/postern/internal/identity"
 	"github.com/postern/postern/internal/lockout"
 	"github.com/postern/postern/internal/queue"
+	"github.com/postern/postern/internal/returnpath"
 	"github.com/postern/postern/internal/smtpd"
 	"github.com/postern/postern/internal/spamscan"
 	"github.com/postern/postern/internal/store"
@@ -62,7 +64,11 @@ type envOptions struct {
 	scanner    spamscan.Scanner
 	abuse      *abuse.Thresholds
 	identity   bool // enforce verified sender domains
+	bounces    bool // accept bounces for return paths on the MX port
 }
+
+// testCodec keys the return paths of test servers.
+var testCodec = returnpath.Codec{Key: []byte("smtpd test return-path key......"), Label: "pst-bounces"}
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
@@ -127,6 +133,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Scanner:          o.scanner,
 		Abuse:            abuseOf(o, st),
 		Identity:         identityOf(o, st),
+		Bounces:          bouncesOf(o, st),
 		Logger:           slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	e := &env{t: t, store: st, accounts: accts, srv: srv, addr: map[smtpd.Mode]string{},
@@ -398,4 +405,11 @@ func identityOf(o envOptions, st store.Store) smtpd.Identity {
 		return nil
 	}
 	return &identity.Signer{Store: st}
+}
+
+func bouncesOf(o envOptions, st store.Store) smtpd.Bounces {
+	if !o.bounces {
+		return nil
+	}
+	return &bounce.Service{Store: st, Codec: testCodec}
 }
