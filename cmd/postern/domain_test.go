@@ -31,7 +31,7 @@ func TestDomainAddVerifySign(t *testing.T) {
 	dir := t.TempDir()
 	d := testenv.StartDNS(t)
 	cfgPath := filepath.Join(dir, "postern.toml")
-	toml := fmt.Sprintf("hostname = \"mail.postern.test\"\ndata_dir = %q\n[dns]\nresolver = %q\n[smtp]\nsubmission = [\"127.0.0.1:0\"]\nsubmissions = [\"127.0.0.1:0\"]\nmx = [\"127.0.0.1:0\"]\n",
+	toml := fmt.Sprintf("hostname = \"mail.postern.test\"\ndata_dir = %q\n[dns]\nresolver = %q\n[smtp]\nsubmission = [\"127.0.0.1:0\"]\nsubmissions = [\"127.0.0.1:0\"]\nmx = [\"127.0.0.1:0\"]\n[http]\nlisten = \"127.0.0.1:0\"\n",
 		filepath.Join(dir, "data"), d.Addr)
 	if err := os.WriteFile(cfgPath, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)

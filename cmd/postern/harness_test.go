@@ -88,6 +88,8 @@ submission  = ["127.0.0.1:0"]
 submissions = ["127.0.0.1:0"]
 mx          = ["127.0.0.1:0"]
 shutdown_timeout = "20s"
+[http]
+listen = "127.0.0.1:0"
 [dns]
 resolver = %q
 [delivery]
@@ -149,7 +151,7 @@ func (in *instance) start() {
 				}
 				n := len(in.addrs)
 				in.log.mu.Unlock()
-				if n == 3 {
+				if n == 4 {
 					once.Do(func() { close(found) })
 				}
 			}
@@ -223,10 +225,11 @@ func (s *syncBuf) String() string {
 var _ = context.Background
 var _ io.Reader
 
-// trust adds domain for user and has the operator vouch for it, as the
-// tests send from example.test, which publishes no DKIM records.
+// trust adds domain for user, shared with the account's subusers, and
+// has the operator vouch for it, as the tests send from example.test,
+// which publishes no DKIM records.
 func (in *instance) trust(user, domain string) {
 	in.t.Helper()
-	in.mustCLI("domain", "add", domain, "--user", user)
+	in.mustCLI("domain", "add", domain, "--user", user, "--shared")
 	in.mustCLI("domain", "verify", domain, "--trust")
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base32"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,20 +13,9 @@ import (
 
 	"github.com/postern/postern/internal/app"
 	"github.com/postern/postern/internal/queue"
+	"github.com/postern/postern/internal/sendercode"
 	"github.com/postern/postern/internal/store"
 )
-
-// senderCodeTTL is how long a single-sender confirmation code is valid.
-const senderCodeTTL = 24 * time.Hour
-
-var codeEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-// hashCode is how codes are stored: a code is 160 random bits, so a plain
-// SHA-256 suffices, and the database never holds a usable code.
-func hashCode(code string) []byte {
-	h := sha256.Sum256([]byte("postern sender code v1\x00" + strings.ToUpper(strings.TrimSpace(code))))
-	return h[:]
-}
 
 func senderAdd(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sender add", flag.ContinueOnError)
@@ -62,12 +49,11 @@ func senderAdd(ctx context.Context, a *app.App, args []string, stdout, stderr io
 		fmt.Fprintf(stderr, "%s is an operator-verified sender of %s\n", addr, u.Name)
 		return nil
 	}
-	var raw [20]byte
-	if _, err := rand.Read(raw[:]); err != nil {
+	code, err := sendercode.New(rand.Reader)
+	if err != nil {
 		return err
 	}
-	code := codeEncoding.EncodeToString(raw[:])
-	s.CodeHash, s.ExpiresAt = hashCode(code), now.Add(senderCodeTTL)
+	s.CodeHash, s.ExpiresAt = sendercode.Hash(code), now.Add(sendercode.TTL)
 	if err := a.Store.AddSender(ctx, s); err != nil {
 		return err
 	}
@@ -79,16 +65,19 @@ func senderAdd(ctx context.Context, a *app.App, args []string, stdout, stderr io
 	body := fmt.Sprintf("From: Postern <no-reply@%s>\r\nTo: <%s>\r\nSubject: Confirm your sender address\r\nDate: %s\r\n"+
 		"Message-ID: <%s@%s>\r\nAuto-Submitted: auto-generated\r\n\r\n"+
 		"Someone asked to send mail as %s through %s.\r\n\r\n"+
-		"If it was you, give this code to the operator, or run:\r\n\r\n    postern sender confirm %s\r\n\r\n"+
+		"If it was you, open this link; the page asks you to click a button\r\n"+
+		"to confirm:\r\n\r\n    %s/verify?code=%s\r\n\r\n"+
+		"Or give this code to the operator, or run on the server:\r\n\r\n    postern sender confirm %s\r\n\r\n"+
 		"The code expires at %s. If it was not you, ignore this message.\r\n",
-		host, addr, now.UTC().Format(time.RFC1123Z), id, host, addr, host, code, now.Add(senderCodeTTL).UTC().Format(time.RFC3339))
+		host, addr, now.UTC().Format(time.RFC1123Z), id, host, addr, host, a.Config.PublicURL(), code, code,
+		now.Add(sendercode.TTL).UTC().Format(time.RFC3339))
 	// From the null sender: a confirmation that cannot be delivered must
 	// not bounce back to anyone.
 	if err := a.Store.EnqueueBatch(ctx, []store.NewMessage{{ID: id, UserID: u.ID, From: "", Recipients: []string{addr},
 		Body: []byte(body), CreatedAt: now}}); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "a confirmation code was sent to %s (message %s); it expires in %s\n", addr, id, senderCodeTTL)
+	fmt.Fprintf(stderr, "a confirmation code was sent to %s (message %s); it expires in %s\n", addr, id, sendercode.TTL)
 	return nil
 }
 
@@ -97,8 +86,8 @@ func senderConfirm(ctx context.Context, a *app.App, args []string, stdout, stder
 	if err != nil {
 		return err
 	}
-	s, err := a.Store.ConfirmSender(ctx, hashCode(code), time.Now())
-	if errors.Is(err, store.ErrNotFound) {
+	s, err := sendercode.Confirm(ctx, a.Store, code, time.Now())
+	if errors.Is(err, sendercode.ErrUnknownCode) {
 		return errors.New("unknown or expired code: run postern sender add again for a new one")
 	}
 	if err != nil {

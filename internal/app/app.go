@@ -12,20 +12,25 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/postern/postern/internal/abuse"
 	"github.com/postern/postern/internal/account"
+	"github.com/postern/postern/internal/bounce"
 	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/delivery"
 	"github.com/postern/postern/internal/dnsres"
+	"github.com/postern/postern/internal/domain"
 	"github.com/postern/postern/internal/identity"
 	"github.com/postern/postern/internal/lockout"
 	"github.com/postern/postern/internal/queue"
 	"github.com/postern/postern/internal/quota"
 	"github.com/postern/postern/internal/ratelimit"
+	"github.com/postern/postern/internal/returnpath"
 	"github.com/postern/postern/internal/smtpd"
 	"github.com/postern/postern/internal/spamscan"
 	"github.com/postern/postern/internal/store"
@@ -75,9 +80,12 @@ func (a *App) Close() error { return a.Store.Close() }
 type Running struct {
 	// Addrs are the bound listener addresses by mode, in config order.
 	Addrs map[smtpd.Mode][]net.Addr
+	// HTTPAddr is the bound address of the HTTP listener.
+	HTTPAddr net.Addr
 
 	app      *App
 	smtp     *smtpd.Server
+	http     *http.Server
 	cancelQ  context.CancelFunc
 	queueRun chan struct{}
 	cancelW  context.CancelFunc
@@ -112,7 +120,18 @@ func (a *App) Start() (*Running, error) {
 		BounceMinimum:  cfg.Abuse.BounceMinimum,
 		BounceWindow:   cfg.Abuse.BounceWindow.Duration,
 	}}
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
+	}
+	secret, err := a.Store.Secret(context.Background(), bounce.SecretName, fresh)
+	if err != nil {
+		return nil, err
+	}
+	bounces := &bounce.Service{Store: a.Store, Abuse: watch, Log: a.Log.With("component", "bounces"),
+		Codec: returnpath.Codec{Key: secret, Label: cfg.Domains.ReturnPathLabel}}
 	worker := delivery.NewWorker(delivery.WorkerConfig{
+		ReturnPath:     bounces,
 		Abuse:          watch,
 		Store:          a.Store,
 		Resolver:       resolver,
@@ -159,6 +178,7 @@ func (a *App) Start() (*Running, error) {
 		Scanner:          scanner(cfg, a.Log),
 		Signer:           ids,
 		Identity:         ids,
+		Bounces:          bounces,
 		Abuse:            watch,
 	})
 
@@ -189,14 +209,21 @@ func (a *App) Start() (*Running, error) {
 			lns = append(lns, bound{group.mode, ln})
 		}
 	}
+	httpSrv, httpLn, err := a.startHTTP()
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
 
 	r := &Running{
 		Addrs:    make(map[smtpd.Mode][]net.Addr),
+		HTTPAddr: httpLn.Addr(),
 		app:      a,
 		smtp:     srv,
+		http:     httpSrv,
 		queueRun: make(chan struct{}),
 		worker:   make(chan struct{}),
-		serveErr: make(chan error, len(lns)),
+		serveErr: make(chan error, len(lns)+1),
 	}
 	qctx, cancel := context.WithCancel(context.Background())
 	r.cancelQ = cancel
@@ -211,7 +238,7 @@ func (a *App) Start() (*Running, error) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			identity.RunRecheck(wctx, a.Store, resolver, cfg.Hostname, cfg.Domains.Recheck.Duration, a.Log.With("component", "domains"))
+			identity.RunRecheck(wctx, a.Store, resolver, DomainConfig(cfg), cfg.Domains.Recheck.Duration, a.Log.With("component", "domains"))
 		}()
 		worker.Run(wctx)
 		<-done
@@ -227,6 +254,14 @@ func (a *App) Start() (*Running, error) {
 			}
 		}()
 	}
+	a.Log.Info("listening", "mode", "http", "addr", httpLn.Addr().String())
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			r.serveErr <- fmt.Errorf("http %s: %w", httpLn.Addr(), err)
+		}
+	}()
 	return r, nil
 }
 
@@ -239,7 +274,15 @@ func (r *Running) Err() <-chan error { return r.serveErr }
 // acknowledged is affected, since acknowledgement follows the commit.
 func (r *Running) Stop(ctx context.Context) error {
 	r.once.Do(func() {
+		httpDone := make(chan error, 1)
+		go func() { httpDone <- r.http.Shutdown(ctx) }()
 		err := r.smtp.Shutdown(ctx)
+		if herr := <-httpDone; herr != nil {
+			r.http.Close() // ctx ended: cut the remaining HTTP connections
+			if err == nil {
+				err = herr
+			}
+		}
 		r.wg.Wait()
 		r.cancelQ()
 		<-r.queueRun
@@ -256,6 +299,18 @@ func (r *Running) Stop(ctx context.Context) error {
 		r.app.Log.Info("stopped")
 	})
 	return r.stopErr
+}
+
+// DomainConfig is what the DNS records of every domain depend on: the SPF
+// advice and the return path.
+func DomainConfig(cfg config.Config) domain.Config {
+	c := domain.Config{SPFInclude: cfg.Domains.SPFInclude, ReturnPathHost: cfg.ReturnPathHost(), ReturnPathLabel: cfg.Domains.ReturnPathLabel}
+	for _, s := range cfg.Domains.SPFIPs {
+		if ip, err := netip.ParseAddr(s); err == nil { // Validate has refused the others
+			c.SPFIPs = append(c.SPFIPs, ip)
+		}
+	}
+	return c
 }
 
 // Logger returns the process logger: text lines on stderr.

@@ -46,6 +46,7 @@ func start(tb testing.TB) *running {
 	cfg.SMTP.Submission = []string{"127.0.0.1:0"}
 	cfg.SMTP.Submissions = []string{"127.0.0.1:0"}
 	cfg.SMTP.MX = []string{"127.0.0.1:0"}
+	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.DNS.Resolver = d.Addr
 	cfg.Delivery.Port, _ = strconv.Atoi(port)
 	ctx := context.Background()

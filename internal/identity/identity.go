@@ -1,7 +1,10 @@
 // Package identity connects a submitted message to the sender identities
-// its user has proven: today, DKIM signing for the user's (or its
-// account's) verified domains, with both of the domain's keys (RFC 6376,
-// RFC 8463). Enforcement of verified senders is the next step (issue 4).
+// its user has proven. It enforces them (the envelope sender, the single
+// From and any Sender must be on a domain the user owns, or one shared
+// within its account, verified in DNS or vouched for by the operator, or
+// be a verified single sender), DKIM-signs mail from such a domain with
+// both of its keys (RFC 6376, RFC 8463), and re-checks verified domains
+// in DNS, recording a lapse in the domain's history.
 package identity
 
 import (

@@ -69,9 +69,19 @@ func TestRecheck(t *testing.T) {
 	if err != nil || len(evs) != 1 || evs[0].Type != store.DomainEventLapsed || !strings.Contains(evs[0].Detail, "_domainkey") {
 		t.Fatalf("gone.test events %+v %v", evs, err)
 	}
-	for _, name := range []string{"kept.test", "flaky.test", "trusted.test"} {
+	for _, name := range []string{"flaky.test", "trusted.test"} {
 		if evs, _ := st.DomainEvents(ctx, name); len(evs) != 0 {
 			t.Errorf("%s: events %+v", name, evs)
 		}
+	}
+	// kept.test publishes its return-path MX too: the re-check turns its
+	// return path on, and says so.
+	keptD, _ := st.Domain(ctx, "kept.test")
+	evs, _ = st.DomainEvents(ctx, "kept.test")
+	if !keptD.ReturnPath || len(evs) != 1 || evs[0].Type != store.DomainEventReturnPath {
+		t.Errorf("kept.test: return path %v, events %+v", keptD.ReturnPath, evs)
+	}
+	if gone, _ := st.Domain(ctx, "gone.test"); gone.ReturnPath {
+		t.Errorf("gone.test has its return path on")
 	}
 }
