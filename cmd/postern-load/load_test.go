@@ -13,6 +13,7 @@ import (
 	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/smtpd"
 	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/testenv"
 	"github.com/postern/postern/internal/tlsconf"
 )
 
@@ -30,12 +31,7 @@ type server struct {
 func startServer(t testing.TB, edit func(*config.Config)) *server {
 	t.Helper()
 	ctx := context.Background()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.SMTP.Submission = []string{"127.0.0.1:0"}
-	cfg.SMTP.Submissions = []string{"127.0.0.1:0"}
-	cfg.SMTP.MX = []string{"127.0.0.1:0"}
-	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg := testenv.LoopbackConfig(t)
 	// These tests fail AUTH on purpose, many times, all from 127.0.0.1:
 	// lockout and pacing are tested in internal/smtpd.
 	cfg.SMTP.LockoutFailures = 1000

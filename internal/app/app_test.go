@@ -19,7 +19,6 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/postern/postern/internal/app"
-	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/smtpd"
 	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/testenv"
@@ -41,12 +40,7 @@ func start(tb testing.TB) *running {
 	d.Add("example.test. 300 IN MX 10 mx.example.test.", "mx.example.test. 300 IN A 127.0.0.1")
 	sink := testenv.StartSink(tb, testenv.SinkOptions{})
 	_, port, _ := net.SplitHostPort(sink.Addr)
-	cfg := config.Default()
-	cfg.DataDir = tb.TempDir()
-	cfg.SMTP.Submission = []string{"127.0.0.1:0"}
-	cfg.SMTP.Submissions = []string{"127.0.0.1:0"}
-	cfg.SMTP.MX = []string{"127.0.0.1:0"}
-	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg := testenv.LoopbackConfig(tb)
 	cfg.DNS.Resolver = d.Addr
 	cfg.Delivery.Port, _ = strconv.Atoi(port)
 	ctx := context.Background()

@@ -10,18 +10,13 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/app"
-	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/testenv"
 )
 
 // TestHTTPListener: Start binds http.listen next to the SMTP listeners,
 // /healthz answers on Running.HTTPAddr, and Stop closes it.
 func TestHTTPListener(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.SMTP.Submission = []string{"127.0.0.1:0"}
-	cfg.SMTP.Submissions = []string{"127.0.0.1:0"}
-	cfg.SMTP.MX = []string{"127.0.0.1:0"}
-	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg := testenv.LoopbackConfig(t)
 	ctx := context.Background()
 	a, err := app.Open(ctx, cfg, nil)
 	if err != nil {
@@ -79,11 +74,8 @@ func TestHTTPListenerBusy(t *testing.T) {
 	smtpAddr := smtpLn.Addr().String()
 	smtpLn.Close()
 
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
+	cfg := testenv.LoopbackConfig(t)
 	cfg.SMTP.Submission = []string{smtpAddr}
-	cfg.SMTP.Submissions = []string{"127.0.0.1:0"}
-	cfg.SMTP.MX = []string{"127.0.0.1:0"}
 	cfg.HTTP.Listen = busy.Addr().String()
 	a, err := app.Open(context.Background(), cfg, nil)
 	if err != nil {

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/postern/postern/internal/sendercode"
 	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/store/sqlite"
+	"github.com/postern/postern/internal/testenv"
 )
 
 // env is a handler on a real loopback server in front of a real SQLite
@@ -29,24 +28,7 @@ type env struct {
 	st   *sqlite.DB
 	user store.User
 	srv  *httptest.Server
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *testenv.LogBuffer
 }
 
 func newEnv(t *testing.T, senders sendercode.Confirmer) *env {
@@ -64,7 +46,7 @@ func newEnv(t *testing.T, senders sendercode.Confirmer) *env {
 	if senders == nil {
 		senders = st
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	h := httpapi.New(httpapi.Config{
 		Senders: senders,
 		Log:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -2,7 +2,6 @@ package smtpd_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -32,6 +31,7 @@ import (
 	"github.com/postern/postern/internal/spamscan"
 	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/store/sqlite"
+	"github.com/postern/postern/internal/testenv"
 	"github.com/postern/postern/internal/tlsconf"
 )
 
@@ -44,7 +44,7 @@ type env struct {
 	srv      *smtpd.Server
 	addr     map[smtpd.Mode]string
 	client   *tls.Config
-	logs     *syncBuffer
+	logs     *testenv.LogBuffer
 	key      string // a valid mail.send key of user "acme"
 	keyID    string
 	stop     func()
@@ -114,7 +114,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.readTimout == 0 {
 		o.readTimout = 10 * time.Second
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	srv := smtpd.New(smtpd.Config{
 		Hostname:         "mx.postern.test",
 		TLS:              tlsconf.Server(cert),
@@ -349,23 +349,6 @@ func (r *raw) closed() bool {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func plain(key string) sasl.Client { return sasl.NewPlainClient("", account.Username, key) }
