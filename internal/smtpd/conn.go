@@ -112,6 +112,15 @@ type guardListener struct {
 	net.Listener
 	mode Mode
 	srv  *Server
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Close closes the listener once; Shutdown and the engine both close it.
+func (l *guardListener) Close() error {
+	l.closeOnce.Do(func() { l.closeErr = l.Listener.Close() })
+	return l.closeErr
 }
 
 func (l *guardListener) Accept() (net.Conn, error) {

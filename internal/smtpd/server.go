@@ -138,10 +138,11 @@ type Server struct {
 	cfg    Config
 	engine *smtp.Server
 
-	mu       sync.Mutex
-	conns    map[*guardConn]struct{}
-	draining bool
-	wg       sync.WaitGroup
+	mu        sync.Mutex
+	conns     map[*guardConn]struct{}
+	listeners []net.Listener
+	draining  bool
+	wg        sync.WaitGroup
 }
 
 // New returns a server; call Serve for each listener.
@@ -182,12 +183,24 @@ func New(cfg Config) *Server {
 // Serve accepts connections on l in the given mode until Shutdown. For
 // Submissions, l is wrapped in TLS here.
 func (s *Server) Serve(l net.Listener, mode Mode) error {
-	var ln net.Listener = &guardListener{Listener: l, mode: mode, srv: s}
+	// A Serve that starts after Shutdown (a stop right after a start)
+	// must not go on accepting: the engine only closes listeners it has
+	// seen, so the server keeps its own list.
+	gl := &guardListener{Listener: l, mode: mode, srv: s}
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		gl.Close()
+		return nil
+	}
+	s.listeners = append(s.listeners, gl)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	var ln net.Listener = gl
 	if mode == Submissions {
 		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
-	s.wg.Add(1)
-	defer s.wg.Done()
 	err := s.engine.Serve(ln)
 	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
 		return nil
@@ -204,6 +217,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { done <- s.engine.Shutdown(ctx) }()
 	s.mu.Lock()
 	s.draining = true
+	for _, l := range s.listeners {
+		l.Close()
+	}
 	for c := range s.conns {
 		c.drain()
 	}
