@@ -78,6 +78,9 @@ func senderAdd(ctx context.Context, a *app.App, args []string, stdout, stderr io
 		return err
 	}
 	fmt.Fprintf(stderr, "a confirmation code was sent to %s (message %s); it expires in %s\n", addr, id, sendercode.TTL)
+	if a.Config.HTTP.PublicURL == "" {
+		fmt.Fprintf(stderr, "note: its link points at %s; set http.public_url to the address people reach the HTTP listener at\n", a.Config.PublicURL())
+	}
 	return nil
 }
 

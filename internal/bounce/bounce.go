@@ -130,8 +130,11 @@ type Outcome struct {
 }
 
 // Receive takes a message that arrived for targets. It returns an error
-// only when the store failed, and then nothing was recorded (the client
-// gets a temporary failure and sends it again).
+// only when the store failed; the client then gets a temporary failure
+// and sends the report again. Each message's part is one transaction, so
+// a report for several messages may have been recorded for some: sent
+// again, it repeats their events, and changes nothing else (the states
+// and suppressions are already set).
 func (s *Service) Receive(ctx context.Context, targets []Target, from string, msg []byte) ([]Outcome, error) {
 	now := s.now()
 	report, perr := dsn.Parse(msg)

@@ -560,3 +560,37 @@ func TestReturnPathPerRecipient(t *testing.T) {
 	e.wantState(verp, "c@reuse.test", store.RcptDelivered, "")
 	e.wantState(plain, "e@reuse.test", store.RcptDelivered, "")
 }
+
+// On a retry only the pending recipients are claimed: recipient 1 is
+// then first in the claim, and its envelope sender must still name index
+// 1, the recipient's place in the message.
+func TestReturnPathOnRetry(t *testing.T) {
+	codec := returnpath.Codec{Key: []byte("worker test key"), Label: "pst-bounces"}
+	e := newWorkerEnv(t, wopts{returnPath: func(st store.Store) delivery.ReturnPath {
+		return &bounce.Service{Store: st, Codec: codec}
+	}})
+	ctx := context.Background()
+	if err := e.st.AddDomain(ctx, store.Domain{Name: "acme.test", UserID: e.user.ID, State: store.DomainVerified, CreatedAt: e.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	e.st.SetDomainState(ctx, "acme.test", store.DomainVerified, e.clock.Now())
+	e.st.SetDomainReturnPath(ctx, "acme.test", true)
+	e.dns.Add("up.test. 300 IN MX 10 mx.up.test.", "mx.up.test. 300 IN A 127.0.0.1",
+		"down.test. 300 IN MX 10 mx.down.test.", "mx.down.test. 300 IN A 127.0.0.1")
+	e.dns.Set("down.test.", dns.TypeMX, testenv.ServFail)
+	id := e.enqueue("app@acme.test", "a@up.test", "b@down.test")
+	e.round()
+	e.wantState(id, "a@up.test", store.RcptDelivered, "")
+	e.wantState(id, "b@down.test", store.RcptPending, "")
+	e.dns.Set("down.test.", dns.TypeMX, testenv.Normal)
+	e.clock.Add(2 * time.Minute)
+	if n := e.round(); n != 1 {
+		t.Fatalf("retry claimed %d", n)
+	}
+	e.wantState(id, "b@down.test", store.RcptDelivered, "")
+	want := codec.Address(returnpath.Token{MessageID: id, Idx: 1, Domain: "acme.test"})
+	msgs := e.sink.Messages()
+	if len(msgs) != 2 || msgs[1].To[0] != "b@down.test" || msgs[1].From != want {
+		t.Fatalf("retry sent %+v, want MAIL FROM %s", msgs[len(msgs)-1], want)
+	}
+}

@@ -2,6 +2,7 @@ package smtpd_test
 
 import (
 	"context"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,23 @@ func TestMXAcceptsBouncesOnly(t *testing.T) {
 	if err := tc.Rcpt(rp(0), nil); err != nil {
 		t.Fatalf("RCPT after STARTTLS: %v", err)
 	}
+	delayed, _ := dsn.Build(dsn.Report{ReportingMTA: "mx.far.test", Sender: rp(0), Now: time.Now(),
+		Recipients: []dsn.Recipient{{Address: "kept@far.test", Action: dsn.Delayed, Status: [3]int{4, 4, 1}}}})
+	w, err = tc.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(delayed)
+	if resp, err := w.CloseWithResponse(); err != nil || !strings.Contains(resp.StatusText, "0 bounced") {
+		t.Fatalf("DATA after STARTTLS: %+v %v", resp, err)
+	}
+	if rcpts, _ := e.store.Recipients(ctx, id); rcpts[0].State != store.RcptPending {
+		t.Fatalf("a delay report changed the recipient: %+v", rcpts[0])
+	}
+	evs, _ := e.store.Events(ctx, id)
+	if last := evs[len(evs)-1]; last.Type != store.EventDeferred || last.Recipient != "kept@far.test" {
+		t.Fatalf("last event %+v", last)
+	}
 	sc := e.dial(smtpd.Submission)
 	wantCode(t, sc.Mail("", nil), 530, smtp.EnhancedCode{5, 7, 0})
 }
@@ -112,4 +130,20 @@ func TestMXWithoutBounces(t *testing.T) {
 	}
 	addr := testCodec.Address(returnpath.Token{MessageID: "0g2r4t6v8a0c2e4g6i8k0m2o4q", Idx: 0, Domain: "acme.test"})
 	wantCode(t, c.Rcpt(addr, nil), 550, smtp.EnhancedCode{5, 7, 1})
+}
+
+// AUTH is refused inside a transaction (RFC 4954 §4): on the MX port a
+// MAIL needs no key, and an AUTH after it would skip the sender checks.
+func TestNoAuthInsideTransaction(t *testing.T) {
+	e := newEnv(t, envOptions{bounces: true, identity: true})
+	r := e.dialRaw(smtpd.MX)
+	r.starttls(e.client)
+	r.cmd("EHLO client.test", "250")
+	r.cmd("MAIL FROM:<ceo@victim.test>", "250")
+	r.cmd("AUTH PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00apikey\x00"+e.key)), "503 5.5.1")
+	r.cmd("RCPT TO:<someone@elsewhere.test>", "550 5.7.1")
+	r.cmd("RSET", "250")
+	r.cmd("AUTH PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00apikey\x00"+e.key)), "235")
+	r.cmd("MAIL FROM:<ceo@victim.test>", "550 5.7.1")
+	e.wantQueueEmpty()
 }

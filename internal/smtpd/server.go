@@ -226,7 +226,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	err := <-done
 	if err != nil {
+		// ctx ended with sessions still open: the engine, already shut
+		// down, closes nothing more, so cut them here.
 		s.engine.Close()
+		s.mu.Lock()
+		for c := range s.conns {
+			c.Conn.Close()
+		}
+		s.mu.Unlock()
 	}
 	s.wg.Wait()
 	return err

@@ -109,6 +109,11 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	if _, ok := s.tlsState(); !ok {
 		return nil, s.refuse(smtperr.New(smtperr.C530AuthRequired, smtperr.SecSecurity, textStartTLS))
 	}
+	if s.tx != nil {
+		// RFC 4954 §4: not within a transaction. On the MX port a MAIL
+		// needs no key, so an AUTH after it would skip the sender checks.
+		return nil, s.refuse(smtperr.New(smtperr.C503BadSequence, smtperr.SecBadSequence, "AUTH is not permitted during a mail transaction"))
+	}
 	invalid := func() error {
 		// A malformed PLAIN message counts as a wrong guess.
 		return s.login("", "", "")

@@ -107,7 +107,9 @@ type DeliveryStore interface {
 	// before the call returns.
 	ClaimDue(ctx context.Context, now time.Time, limit int, next func(attempt int) time.Time) ([]Claim, error)
 	// RecordAttempt applies an attempt's outcome in one transaction; the
-	// message becomes StateDone when no recipient is pending.
+	// message becomes StateDone when no recipient is pending. An update
+	// changes only a pending recipient, except one to RcptBounced, which
+	// also applies to a delivered one (a bounce after acceptance).
 	RecordAttempt(ctx context.Context, a Attempt) error
 	Recipients(ctx context.Context, messageID string) ([]Recipient, error)
 	Events(ctx context.Context, messageID string) ([]Event, error)

@@ -104,8 +104,12 @@ func (db *DB) RecordAttempt(ctx context.Context, a store.Attempt) error {
 	}
 	defer tx.Rollback()
 	for _, u := range a.Updates {
+		// Only a pending recipient changes, except to bounced: a bounce
+		// that arrives after delivery wins, and a delivery recorded after
+		// an early bounce (or an operator's drop) does not undo it.
 		if _, err := tx.ExecContext(ctx, `UPDATE message_recipients SET state = ?, last_result = ?, updated_at = ?
-			WHERE message_id = ? AND idx = ?`, string(u.State), u.Result, micros(a.At), a.MessageID, u.Idx); err != nil {
+			WHERE message_id = ? AND idx = ? AND (state = ? OR ? = ?)`, string(u.State), u.Result, micros(a.At), a.MessageID, u.Idx,
+			string(store.RcptPending), string(u.State), string(store.RcptBounced)); err != nil {
 			return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
 		}
 	}

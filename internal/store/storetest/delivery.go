@@ -114,6 +114,29 @@ func testRecordAttempt(t *testing.T, s store.Store) {
 	if _, err := s.Events(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("events of unknown: %v", err)
 	}
+
+	// Only a pending recipient changes, except to bounced: a late bounce
+	// of the delivered r1 applies; a "delivered" recorded after it, or
+	// after r2's bounce, does not undo them.
+	later := at.Add(time.Hour)
+	up := func(idx int, state store.RecipientState, result string) {
+		t.Helper()
+		if err := s.RecordAttempt(ctx, store.Attempt{MessageID: "m1", At: later,
+			Updates: []store.RecipientUpdate{{Idx: idx, State: state, Result: result}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	up(0, store.RcptPending, "451 try later")
+	if rs, _ := s.Recipients(ctx, "m1"); rs[0].State != store.RcptDelivered {
+		t.Fatalf("a delivered recipient went back to %s", rs[0].State)
+	}
+	up(0, store.RcptBounced, "bounced after delivery: 5.1.1")
+	up(0, store.RcptDelivered, "250 ok")
+	up(1, store.RcptDelivered, "250 ok")
+	rs, _ = s.Recipients(ctx, "m1")
+	if rs[0].State != store.RcptBounced || rs[0].LastResult != "bounced after delivery: 5.1.1" || rs[1].State != store.RcptBounced {
+		t.Fatalf("after late updates %+v", rs)
+	}
 }
 
 func testRetryAndDrop(t *testing.T, s store.Store) {
