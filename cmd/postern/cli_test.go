@@ -316,3 +316,45 @@ func TestCLISenders(t *testing.T) {
 		t.Fatalf("list: %q", out)
 	}
 }
+
+// The records domain add prints follow the config: the SPF include and
+// sending addresses, the return-path host and label.
+func TestCLIDomainRecordsFromConfig(t *testing.T) {
+	c := newCLI(t)
+	env := []string{"POSTERN_HOSTNAME=mail.postern.test", "POSTERN_DOMAINS_SPF_INCLUDE=_spf.postern.test",
+		"POSTERN_DOMAINS_SPF_IPS=192.0.2.25,2001:db8::25", "POSTERN_DOMAINS_RETURN_PATH_HOST=bounces.postern.test",
+		"POSTERN_DOMAINS_RETURN_PATH_LABEL=rp"}
+	cfg := []string{"--config", c.config}
+	c.run(env, append(cfg, "user", "create", "acme")...)
+	code, zone, errOut := c.run(env, append(cfg, "domain", "add", "acme.test", "--user", "acme")...)
+	if code != 0 {
+		t.Fatalf("domain add: %d %s", code, errOut)
+	}
+	for _, want := range []string{
+		`acme.test. 3600 IN TXT "v=spf1 include:_spf.postern.test ip4:192.0.2.25 ip6:2001:db8::25 ~all"`,
+		`rp.acme.test. 3600 IN MX 10 bounces.postern.test.`,
+		`rp.acme.test. 3600 IN TXT "v=spf1 include:_spf.postern.test ip4:192.0.2.25 ip6:2001:db8::25 -all"`,
+		`_dmarc.acme.test. 3600 IN TXT "v=DMARC1; p=none; rua=mailto:dmarc@acme.test"`,
+	} {
+		if !strings.Contains(zone, want) {
+			t.Errorf("missing %s in:\n%s", want, zone)
+		}
+	}
+	// Without SPF settings no SPF record is advised, and the return path
+	// goes to hostname with the default label.
+	code, zone, _ = c.run([]string{"POSTERN_HOSTNAME=mail.postern.test"}, append(cfg, "domain", "add", "beta.test", "--user", "acme")...)
+	if code != 0 || strings.Contains(zone, "v=spf1") || !strings.Contains(zone, "pst-bounces.beta.test. 3600 IN MX 10 mail.postern.test.") {
+		t.Fatalf("defaults: %d\n%s", code, zone)
+	}
+	// domain show has the records and the history; share is recorded too.
+	c.run(nil, append(cfg, "domain", "share", "beta.test")...)
+	code, show, _ := c.run([]string{"POSTERN_HOSTNAME=mail.postern.test"}, append(cfg, "domain", "show", "beta.test")...)
+	if code != 0 || !strings.Contains(show, "state:     pending") || !strings.Contains(show, "shared:    true") ||
+		!regexp.MustCompile(`(?m)^  \S+\s+added\s+for acme`).MatchString(show) || !regexp.MustCompile(`(?m)^  \S+\s+shared\s+`).MatchString(show) ||
+		!strings.Contains(show, "_domainkey.beta.test.") {
+		t.Fatalf("domain show: %d\n%s", code, show)
+	}
+	if code, _, errOut := c.run(env, append(cfg, "domain", "show", "nope.test")...); code != 1 || !strings.Contains(errOut, "not found") {
+		t.Fatalf("unknown domain: %d %q", code, errOut)
+	}
+}

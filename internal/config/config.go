@@ -463,7 +463,8 @@ func (c Config) Validate() error {
 	if c.Spam.Threshold <= 0 {
 		bad("spam.threshold", "%v: must be greater than zero", c.Spam.Threshold)
 	}
-	if inc := c.Domains.SPFInclude; inc != "" && !isDNSName(strings.TrimSuffix(inc, ".")) {
+	if inc := c.Domains.SPFInclude; inc != "" && !isDNSName(strings.ReplaceAll(strings.TrimSuffix(inc, "."), "_", "x")) {
+		// A domain name, not a host name: "_spf.example.com" is usual.
 		bad("domains.spf_include", "%q: not a domain name", inc)
 	}
 	for i, ip := range c.Domains.SPFIPs {

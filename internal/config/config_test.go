@@ -398,6 +398,18 @@ func TestValidate(t *testing.T) {
 			c.Delivery.Port = 65535
 		}, nil},
 		{"only submissions", func(c *Config) { c.SMTP.Submission = nil }, nil},
+		{"spf and return path", func(c *Config) {
+			c.Domains.SPFInclude = "_spf.mail.example.com"
+			c.Domains.SPFIPs = []string{"192.0.2.25", "2001:db8::25"}
+			c.Domains.ReturnPathHost = "bounces.example.com"
+			c.HTTP.PublicURL = "https://mail.example.com/"
+		}, nil},
+		{"spf include", func(c *Config) { c.Domains.SPFInclude = "not a domain" }, []string{`domains.spf_include: "not a domain": not a domain name`}},
+		{"spf ips", func(c *Config) { c.Domains.SPFIPs = []string{"192.0.2.1", "192.0.2.0/24"} }, []string{`domains.spf_ips[1]: "192.0.2.0/24": not an IP address`}},
+		{"return path host", func(c *Config) { c.Domains.ReturnPathHost = "_mx.example.com" }, []string{`domains.return_path_host: "_mx.example.com": not a host name`}},
+		{"return path label", func(c *Config) { c.Domains.ReturnPathLabel = "a.b" }, []string{`domains.return_path_label: "a.b": must be one DNS label`}},
+		{"return path label empty", func(c *Config) { c.Domains.ReturnPathLabel = "" }, []string{`domains.return_path_label: "": must be one DNS label`}},
+		{"public url", func(c *Config) { c.HTTP.PublicURL = "mail.example.com" }, []string{`http.public_url: "mail.example.com": must be an http:// or https:// URL`}},
 		{"only submission", func(c *Config) { c.SMTP.Submissions = nil; c.SMTP.MX = nil }, nil},
 		{"hostname LOCALHOST", func(c *Config) { c.Hostname = "LOCALHOST" }, nil},
 		{"hostname empty", func(c *Config) { c.Hostname = "" }, []string{"hostname: must be set"}},
@@ -522,5 +534,16 @@ func TestExampleFile(t *testing.T) {
 		if !strings.Contains(string(data), v.name) {
 			t.Errorf("%s does not mention %s (key %s)", examplePath, v.name, v.key)
 		}
+	}
+}
+
+func TestDerivedAddresses(t *testing.T) {
+	c := Default()
+	if c.ReturnPathHost() != "localhost" || c.PublicURL() != "http://127.0.0.1:8025" {
+		t.Fatalf("defaults: %q %q", c.ReturnPathHost(), c.PublicURL())
+	}
+	c.Domains.ReturnPathHost, c.HTTP.PublicURL = "bounces.example.com.", "https://mail.example.com/"
+	if c.ReturnPathHost() != "bounces.example.com" || c.PublicURL() != "https://mail.example.com" {
+		t.Fatalf("set: %q %q", c.ReturnPathHost(), c.PublicURL())
 	}
 }
