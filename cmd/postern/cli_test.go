@@ -354,6 +354,19 @@ func TestCLIDomainRecordsFromConfig(t *testing.T) {
 		!strings.Contains(show, "_domainkey.beta.test.") {
 		t.Fatalf("domain show: %d\n%s", code, show)
 	}
+	if !strings.Contains(show, "return path: not published") {
+		t.Fatalf("domain show before the return path: %s", show)
+	}
+	if code, _, _ := c.run(nil, append(cfg, "domain", "verify", "beta.test", "--return-path")...); code != 2 {
+		t.Fatalf("--return-path without --trust: exit %d, want 2", code)
+	}
+	if code, _, errOut := c.run(nil, append(cfg, "domain", "verify", "beta.test", "--trust", "--return-path")...); code != 0 || !strings.Contains(errOut, "per-recipient senders at pst-bounces.beta.test") {
+		t.Fatalf("trust with return path: %d %q", code, errOut)
+	}
+	_, show, _ = c.run(nil, append(cfg, "domain", "show", "beta.test")...)
+	if !strings.Contains(show, "state:     trusted") || !strings.Contains(show, "return path: published") || !strings.Contains(show, "its return-path MX too") {
+		t.Fatalf("domain show after trust: %s", show)
+	}
 	if code, _, errOut := c.run(env, append(cfg, "domain", "show", "nope.test")...); code != 1 || !strings.Contains(errOut, "not found") {
 		t.Fatalf("unknown domain: %d %q", code, errOut)
 	}

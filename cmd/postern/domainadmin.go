@@ -106,12 +106,16 @@ func domainRecords(a *app.App, d store.Domain) []domain.Record {
 func domainVerify(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("domain verify", flag.ContinueOnError)
 	trust := fs.Bool("trust", false, "the operator vouches for the domain: mark it verified without DNS (signing still needs its DKIM key)")
+	trustRP := fs.Bool("return-path", false, "with --trust: the operator also vouches that the return-path MX is published (VERP senders, bounces to Postern)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if err := positionals(pos, 1, "domain verify DOMAIN [--trust]"); err != nil {
+	if err := positionals(pos, 1, "domain verify DOMAIN [--trust [--return-path]]"); err != nil {
 		return err
+	}
+	if *trustRP && !*trust {
+		return fmt.Errorf("%w: --return-path goes with --trust (without it, domain verify looks the return-path MX up)", errUsage)
 	}
 	d, err := a.Store.Domain(ctx, pos[0])
 	if err != nil {
@@ -121,10 +125,21 @@ func domainVerify(ctx context.Context, a *app.App, args []string, stdout, stderr
 		if err := a.Store.SetDomainState(ctx, d.Name, store.DomainTrusted, time.Now()); err != nil {
 			return err
 		}
-		if err := domainEvent(ctx, a, d.Name, store.DomainEventTrusted, "vouched for by the operator, without DNS"); err != nil {
+		if err := a.Store.SetDomainReturnPath(ctx, d.Name, *trustRP); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "%s is marked operator-verified (trusted)\n", d.Name)
+		detail := "vouched for by the operator, without DNS"
+		if *trustRP {
+			detail += ", its return-path MX too"
+		}
+		if err := domainEvent(ctx, a, d.Name, store.DomainEventTrusted, detail); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "%s is marked operator-verified (trusted)", d.Name)
+		if *trustRP {
+			fmt.Fprintf(stderr, "; mail from it leaves with per-recipient senders at %s.%s", a.Config.Domains.ReturnPathLabel, d.Name)
+		}
+		fmt.Fprintln(stderr)
 		return nil
 	}
 	res, err := dnsres.New(a.Config.DNS.Resolver, dnsres.Options{})
@@ -313,6 +328,11 @@ func domainShow(ctx context.Context, a *app.App, args []string, stdout, stderr i
 	if d.NextRSASelector != "" {
 		fmt.Fprintf(stdout, "rotating:  to %s, %s once their records verify\n", d.NextRSASelector, d.NextEdSelector)
 	}
+	rp := "not published: mail leaves with its own envelope sender"
+	if d.ReturnPath {
+		rp = "published: per-recipient senders at " + a.Config.Domains.ReturnPathLabel + "." + d.Name
+	}
+	fmt.Fprintf(stdout, "return path: %s\n", rp)
 	fmt.Fprintln(stdout, "records:")
 	for _, line := range domain.ZoneLines(domainRecords(a, d)) {
 		fmt.Fprintln(stdout, "  "+line)

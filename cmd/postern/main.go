@@ -45,7 +45,8 @@ Commands:
   limit list                              KIND SUBJECT PERIOD MESSAGES RECIPIENTS MODE
   domain add DOMAIN --user NAME [--shared] [--dkim-key FILE --selector S]
                                           DKIM keys; prints the DNS records to publish
-  domain verify DOMAIN [--trust]          checks the records (✓/✗); exit 1 unless verified
+  domain verify DOMAIN [--trust [--return-path]]
+                                          checks the records (✓/✗); exit 1 unless verified
   domain list [--user NAME]               NAME USER STATE own|shared SELECTORS CREATED
   domain show DOMAIN                      state, records to publish, history (e.g. a lapse)
   domain share DOMAIN [--off]             let every user of the owner's account send as it
