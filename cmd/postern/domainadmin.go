@@ -137,7 +137,7 @@ func domainVerify(ctx context.Context, a *app.App, args []string, stdout, stderr
 		}
 		fmt.Fprintf(stderr, "%s is marked operator-verified (trusted)", d.Name)
 		if *trustRP {
-			fmt.Fprintf(stderr, "; mail from it leaves with per-recipient senders at %s.%s", a.Config.Domains.ReturnPathLabel, d.Name)
+			fmt.Fprintf(stderr, "; mail from it leaves with per-recipient senders at %s", returnPathHost(a, d.Name))
 		}
 		fmt.Fprintln(stderr)
 		return nil
@@ -162,8 +162,8 @@ func domainVerify(ctx context.Context, a *app.App, args []string, stdout, stderr
 		return err
 	}
 	if rp {
-		fmt.Fprintf(stderr, "return path published: mail from %s leaves with a per-recipient envelope sender at %s.%s, and its bounces feed the suppression list\n",
-			d.Name, a.Config.Domains.ReturnPathLabel, d.Name)
+		fmt.Fprintf(stderr, "return path published: mail from %s leaves with a per-recipient envelope sender at %s, and its bounces feed the suppression list\n",
+			d.Name, returnPathHost(a, d.Name))
 	} else {
 		fmt.Fprintf(stderr, "return path not published: mail from %s leaves with its own envelope sender, and bounces go there\n", d.Name)
 	}
@@ -272,6 +272,11 @@ func domainEvent(ctx context.Context, a *app.App, name string, typ store.DomainE
 	return a.Store.AddDomainEvent(ctx, store.DomainEvent{Domain: name, Type: typ, Detail: detail, At: time.Now()})
 }
 
+// returnPathHost is the domain's return-path subdomain.
+func returnPathHost(a *app.App, name string) string {
+	return a.Config.Domains.ReturnPathLabel + "." + name
+}
+
 func sharedNote(shared bool) string {
 	if shared {
 		return ", shared within the account"
@@ -330,7 +335,7 @@ func domainShow(ctx context.Context, a *app.App, args []string, stdout, stderr i
 	}
 	rp := "not published: mail leaves with its own envelope sender"
 	if d.ReturnPath {
-		rp = "published: per-recipient senders at " + a.Config.Domains.ReturnPathLabel + "." + d.Name
+		rp = "published: per-recipient senders at " + returnPathHost(a, d.Name)
 	}
 	fmt.Fprintf(stdout, "return path: %s\n", rp)
 	fmt.Fprintln(stdout, "records:")

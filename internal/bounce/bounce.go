@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -68,22 +67,19 @@ func (s *Service) Sender(ctx context.Context, c *store.Claim) (func(idx int) str
 	if err != nil {
 		return nil, fmt.Errorf("bounce: domain of %s: %w", c.ID, err)
 	}
-	if !d.Usable() || !d.ReturnPath {
+	if !d.ReturnPath {
 		return nil, nil
 	}
-	if d.UserID != c.UserID {
-		// A shared domain: only for the users of the owner's account.
+	var account int64 // looked up only for a shared domain of another user
+	if d.UserID != c.UserID && d.Shared {
 		u, err := s.Store.UserByName(ctx, c.UserName)
 		if err != nil {
 			return nil, fmt.Errorf("bounce: user of %s: %w", c.ID, err)
 		}
-		acct := u.ID
-		if u.ParentID != 0 {
-			acct = u.ParentID
-		}
-		if !d.Shared || d.AccountID != acct {
-			return nil, nil
-		}
+		account = u.AccountID()
+	}
+	if !d.UsableBy(c.UserID, account) {
+		return nil, nil
 	}
 	return func(idx int) string {
 		return s.Codec.Address(returnpath.Token{MessageID: c.ID, Idx: idx, Domain: d.Name})
@@ -157,7 +153,7 @@ func (s *Service) Receive(ctx context.Context, targets []Target, from string, ms
 		case !found:
 			ev.Type, ev.Detail = store.EventInbound, "delivery report to the return path without this recipient, discarded"
 		case r.Action == dsn.Failed:
-			code := status(r.Status)
+			code := dsn.StatusString(r.Status)
 			o.Bounced, o.Detail = true, "bounced after delivery: "+code+reported(report, r)
 			ev.Type, ev.Detail = store.EventBounced, o.Detail
 			a.Updates = append(a.Updates, store.RecipientUpdate{Idx: t.Idx, State: store.RcptBounced, Result: o.Detail})
@@ -167,7 +163,7 @@ func (s *Service) Receive(ctx context.Context, targets []Target, from string, ms
 					Reason: "bounce " + code + reported(report, r), CreatedAt: now})
 			}
 		case r.Action == dsn.Delayed:
-			ev.Type, ev.Detail = store.EventDeferred, "delay reported after delivery: "+status(r.Status)+reported(report, r)
+			ev.Type, ev.Detail = store.EventDeferred, "delay reported after delivery: "+dsn.StatusString(r.Status)+reported(report, r)
 		default:
 			ev.Type, ev.Detail = store.EventInbound, "delivery report: "+string(r.Action)+reported(report, r)
 		}
@@ -217,10 +213,6 @@ func match(p *dsn.Parsed, t Target, targets int) (dsn.ParsedRecipient, bool) {
 		return p.Recipients[0], true
 	}
 	return dsn.ParsedRecipient{}, false
-}
-
-func status(s [3]int) string {
-	return strconv.Itoa(s[0]) + "." + strconv.Itoa(s[1]) + "." + strconv.Itoa(s[2])
 }
 
 func reported(p *dsn.Parsed, r dsn.ParsedRecipient) string {

@@ -181,7 +181,7 @@ func (r *Report) check() ([]rcpt, error) {
 		if err := checkDates(fmt.Sprintf("recipient %d", i+1), rc.LastAttempt, rc.WillRetryUntil); err != nil {
 			return nil, err
 		}
-		out := rcpt{Recipient: rc, status: statusString(rc.Status), diag: cleanDiagnostic(rc.Diagnostic)}
+		out := rcpt{Recipient: rc, status: StatusString(rc.Status), diag: cleanDiagnostic(rc.Diagnostic)}
 		out.addrType, out.addr = typedAddress(rc.Address)
 		if rc.OriginalRecipient != "" {
 			out.origType, out.orig = typedAddress(rc.OriginalRecipient)

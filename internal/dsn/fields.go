@@ -79,8 +79,8 @@ func wrap(dst []byte, text, first, next string) []byte {
 	return append(append(dst, line...), crlf...)
 }
 
-// statusString formats an RFC 3463 code.
-func statusString(s [3]int) string {
+// StatusString formats an RFC 3463 code: "5.1.1".
+func StatusString(s [3]int) string {
 	return fmt.Sprintf("%d.%d.%d", s[0], s[1], s[2])
 }
 

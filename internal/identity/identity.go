@@ -63,7 +63,7 @@ func (s *Signer) Sign(ctx context.Context, p account.Principal, msg []byte) ([]b
 	if err != nil {
 		return nil, "", fmt.Errorf("identity: domain %s: %w", name, err)
 	}
-	if !usableBy(d, p) || len(d.RSAKey) == 0 || len(d.EdKey) == 0 {
+	if !d.UsableBy(p.User.ID, p.Account.ID) || len(d.RSAKey) == 0 || len(d.EdKey) == 0 {
 		// Not this user's, or vouched for by the operator without keys.
 		return msg, "", nil
 	}
@@ -87,12 +87,6 @@ func (s *Signer) Sign(ctx context.Context, p account.Principal, msg []byte) ([]b
 		return nil, "", fmt.Errorf("identity: sign for %s: %w", name, err)
 	}
 	return signed, name, nil
-}
-
-// usableBy reports whether p may send as d: d is verified (or vouched
-// for) and p's own, or shared within p's account.
-func usableBy(d store.Domain, p account.Principal) bool {
-	return d.Usable() && (d.UserID == p.User.ID || d.Shared && d.AccountID == p.Account.ID)
 }
 
 // ErrUnverified is returned (wrapped) for an identity the user has not
@@ -120,7 +114,7 @@ func (s *Signer) CheckAddress(ctx context.Context, p account.Principal, what, ad
 	}
 	d, err := s.Store.Domain(ctx, strings.ToLower(addr[at+1:]))
 	switch {
-	case err == nil && usableBy(d, p):
+	case err == nil && d.UsableBy(p.User.ID, p.Account.ID):
 		return nil
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("identity: domain of %s: %w", what, err)

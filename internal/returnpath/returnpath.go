@@ -54,12 +54,6 @@ func (c Codec) mac(id, idx, dom string) string {
 	return macEncoding.EncodeToString(h.Sum(nil)[:macLen])
 }
 
-// IsReturnPathDomain reports whether host is LABEL.something.
-func (c Codec) IsReturnPathDomain(host string) bool {
-	l := strings.ToLower(c.Label) + "."
-	return len(host) > len(l) && strings.EqualFold(host[:len(l)], l)
-}
-
 // Parse reads a return-path address and verifies its MAC.
 func (c Codec) Parse(addr string) (Token, error) {
 	addr = strings.ToLower(addr)

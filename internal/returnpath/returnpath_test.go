@@ -71,17 +71,6 @@ func TestParseRefuses(t *testing.T) {
 	}
 }
 
-func TestIsReturnPathDomain(t *testing.T) {
-	for host, want := range map[string]bool{
-		"pst-bounces.acme.test": true, "PST-Bounces.acme.test": true,
-		"acme.test": false, "pst-bounces.": false, "pst-bouncesx.acme.test": false, "": false,
-	} {
-		if got := testCodec.IsReturnPathDomain(host); got != want {
-			t.Errorf("IsReturnPathDomain(%q) = %v", host, got)
-		}
-	}
-}
-
 // FuzzParse: any address either fails to parse or yields a token whose
 // address parses back to it.
 func FuzzParse(f *testing.F) {

@@ -49,6 +49,13 @@ type Domain struct {
 // Usable reports whether mail from the domain may be signed.
 func (d Domain) Usable() bool { return d.State == DomainVerified || d.State == DomainTrusted }
 
+// UsableBy reports whether the user (of the given account) may send as
+// the domain: it is usable, and the user's own or shared within the
+// user's account.
+func (d Domain) UsableBy(userID, accountID int64) bool {
+	return d.Usable() && (d.UserID == userID || d.Shared && d.AccountID == accountID)
+}
+
 // Domain event types: what happened to a domain, for its user to see.
 type DomainEventType string
 

@@ -35,6 +35,14 @@ type User struct {
 	SpamThreshold float64
 }
 
+// AccountID is the user's top-level account: itself, or its parent.
+func (u User) AccountID() int64 {
+	if u.ParentID != 0 {
+		return u.ParentID
+	}
+	return u.ID
+}
+
 // Suspended reports whether the user is suspended.
 func (u User) Suspended() bool { return !u.SuspendedAt.IsZero() }
 
