@@ -67,9 +67,9 @@ type instance struct {
 
 // newInstance writes a config whose DNS is an in-process server on
 // loopback, where example.test's MX is 127.0.0.1, and whose delivery port
-// is deliveryPort, or a recording sink's when it is 0. Nothing leaves
-// loopback.
-func newInstance(t *testing.T, deliveryPort int) *instance {
+// is deliveryPort, or a recording sink's when it is 0. smtpKeys are added
+// to the [smtp] section ("max_recipients = 5"). Nothing leaves loopback.
+func newInstance(t *testing.T, deliveryPort int, smtpKeys ...string) *instance {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "postern.toml")
@@ -88,6 +88,7 @@ submission  = ["127.0.0.1:0"]
 submissions = ["127.0.0.1:0"]
 mx          = ["127.0.0.1:0"]
 shutdown_timeout = "20s"
+%s
 [http]
 listen = "127.0.0.1:0"
 [dns]
@@ -95,7 +96,7 @@ resolver = %q
 [delivery]
 port = %d
 retry_first = "1s"
-`, filepath.Join(dir, "data"), d.Addr, deliveryPort)
+`, filepath.Join(dir, "data"), strings.Join(smtpKeys, "\n"), d.Addr, deliveryPort)
 	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
 	}

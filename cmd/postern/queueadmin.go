@@ -45,6 +45,10 @@ func queueShow(ctx context.Context, a *app.App, args []string, stdout, stderr io
 	}
 	fmt.Fprintf(stdout, "id:       %s\nuser:     %s\nkey:      %s\nfrom:     %s\nsize:     %d\nstate:    %s\ncreated:  %s\n",
 		m.ID, orDash(m.UserName), orDash(m.KeyID), from, m.Size, m.State, stamp(m.CreatedAt))
+	if m.Meta != "" {
+		// Categories and custom args (X-SMTPAPI or the send API), as stored.
+		fmt.Fprintf(stdout, "meta:     %s\n", m.Meta)
+	}
 	fmt.Fprintln(stdout, "recipients:")
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	for _, r := range rcpts {

@@ -15,6 +15,7 @@ import (
 	"github.com/postern/postern/internal/queue"
 	"github.com/postern/postern/internal/sendercode"
 	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/submit"
 )
 
 func senderAdd(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
@@ -57,24 +58,21 @@ func senderAdd(ctx context.Context, a *app.App, args []string, stdout, stderr io
 	if err := a.Store.AddSender(ctx, s); err != nil {
 		return err
 	}
-	id, err := queue.NewID(now, rand.Reader)
-	if err != nil {
-		return err
-	}
 	host := a.Config.Hostname
-	body := fmt.Sprintf("From: Postern <no-reply@%s>\r\nTo: <%s>\r\nSubject: Confirm your sender address\r\nDate: %s\r\n"+
-		"Message-ID: <%s@%s>\r\nAuto-Submitted: auto-generated\r\n\r\n"+
+	body := fmt.Sprintf("From: Postern <no-reply@%s>\r\nTo: <%s>\r\nSubject: Confirm your sender address\r\n"+
+		"Auto-Submitted: auto-generated\r\n\r\n"+
 		"Someone asked to send mail as %s through %s.\r\n\r\n"+
 		"If it was you, open this link; the page asks you to click a button\r\n"+
 		"to confirm:\r\n\r\n    %s/verify?code=%s\r\n\r\n"+
 		"Or give this code to the operator, or run on the server:\r\n\r\n    postern sender confirm %s\r\n\r\n"+
 		"The code expires at %s. If it was not you, ignore this message.\r\n",
-		host, addr, now.UTC().Format(time.RFC1123Z), id, host, addr, host, a.Config.PublicURL(), code, code,
+		host, addr, addr, host, a.Config.PublicURL(), code, code,
 		now.Add(sendercode.TTL).UTC().Format(time.RFC3339))
-	// From the null sender: a confirmation that cannot be delivered must
-	// not bounce back to anyone.
-	if err := a.Store.EnqueueBatch(ctx, []store.NewMessage{{ID: id, UserID: u.ID, From: "", Recipients: []string{addr},
-		Body: []byte(body), CreatedAt: now}}); err != nil {
+	// Through the funnel's door for Postern's own mail, from the null
+	// sender: a confirmation that cannot be delivered bounces to no one.
+	notices := submit.Notices{Hostname: host, Queue: queue.Direct{Store: a.Store}, Now: func() time.Time { return now }}
+	id, err := notices.Send(ctx, submit.Notice{UserID: u.ID, To: addr, Body: []byte(body)})
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "a confirmation code was sent to %s (message %s); it expires in %s\n", addr, id, sendercode.TTL)

@@ -35,6 +35,7 @@ import (
 	"github.com/postern/postern/internal/spamscan"
 	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/store/sqlite"
+	"github.com/postern/postern/internal/submit"
 	"github.com/postern/postern/internal/tlsconf"
 )
 
@@ -154,17 +155,12 @@ func (a *App) Start() (*Running, error) {
 		return nil, err
 	}
 	ids := &identity.Signer{Store: a.Store}
-	srv := smtpd.New(smtpd.Config{
-		Hostname:        cfg.Hostname,
-		TLS:             tlsconf.Server(cert),
-		MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
-		MaxRecipients:   cfg.SMTP.MaxRecipients,
-		ReadTimeout:     cfg.SMTP.ReadTimeout.Duration,
-		WriteTimeout:    cfg.SMTP.WriteTimeout.Duration,
-		MaxErrors:       cfg.SMTP.MaxErrors,
-		Accounts:        a.Accounts,
-		Queue:           q,
-		Logger:          a.Log,
+	funnel, err := submit.New(submit.Config{
+		Hostname:         cfg.Hostname,
+		MaxMessageBytes:  cfg.SMTP.MaxMessageBytes,
+		MaxRecipients:    cfg.SMTP.MaxRecipients,
+		AuthFailureDelay: cfg.SMTP.AuthFailureDelay.Duration,
+		Accounts:         a.Accounts,
 		Lockout: lockout.New(lockout.Config{
 			PerIP:      cfg.SMTP.LockoutFailures,
 			PerKey:     cfg.SMTP.LockoutFailures,
@@ -172,15 +168,33 @@ func (a *App) Start() (*Running, error) {
 			Backoff:    cfg.SMTP.LockoutBackoff.Duration,
 			MaxBackoff: cfg.SMTP.LockoutMax.Duration,
 		}),
-		Conns:            lockout.NewConns(cfg.SMTP.MaxConnectionsPerIP, cfg.SMTP.MaxConnections),
-		AuthFailureDelay: cfg.SMTP.AuthFailureDelay.Duration,
-		Quota:            quotas,
-		Scanner:          scanner(cfg, a.Log),
-		Signer:           ids,
-		Identity:         ids,
-		Bounces:          bounces,
-		Abuse:            watch,
+		Identity: ids,
+		Quota:    quotas,
+		Scanner:  scanner(cfg, a.Log),
+		Abuse:    watch,
+		Signer:   ids,
+		Queue:    q,
+		Logger:   a.Log,
 	})
+	if err != nil {
+		return nil, err
+	}
+	srv, err := smtpd.New(smtpd.Config{
+		Hostname:        cfg.Hostname,
+		TLS:             tlsconf.Server(cert),
+		MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
+		MaxRecipients:   cfg.SMTP.MaxRecipients,
+		ReadTimeout:     cfg.SMTP.ReadTimeout.Duration,
+		WriteTimeout:    cfg.SMTP.WriteTimeout.Duration,
+		MaxErrors:       cfg.SMTP.MaxErrors,
+		Funnel:          funnel,
+		Logger:          a.Log,
+		Conns:           lockout.NewConns(cfg.SMTP.MaxConnectionsPerIP, cfg.SMTP.MaxConnections),
+		Bounces:         bounces,
+	})
+	if err != nil {
+		return nil, err
+	}
 
 	type bound struct {
 		mode smtpd.Mode
@@ -209,7 +223,7 @@ func (a *App) Start() (*Running, error) {
 			lns = append(lns, bound{group.mode, ln})
 		}
 	}
-	httpSrv, httpLn, err := a.startHTTP()
+	httpSrv, httpLn, err := a.startHTTP(funnel, tlsconf.Server(cert), cfg.TrustedProxyPrefixes())
 	if err != nil {
 		closeAll()
 		return nil, err

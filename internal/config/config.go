@@ -159,6 +159,9 @@ type HTTP struct {
 	// PublicURL is how people reach the listener, for the links in
 	// confirmation mails ("": "http://" + listen).
 	PublicURL string `toml:"public_url"`
+	// TrustedProxies are the reverse proxies (CIDR prefixes) whose
+	// X-Forwarded-For names the client; from anyone else it is ignored.
+	TrustedProxies []string `toml:"trusted_proxies"`
 }
 
 // DNS configures name resolution.
@@ -236,7 +239,7 @@ func Default() Config {
 		Abuse: Abuse{SuspendSpamRejections: 10, SpamWindow: Duration{time.Hour},
 			SuspendBounceRate: 0.2, BounceMinimum: 100, BounceWindow: Duration{24 * time.Hour}},
 		Spam: Spam{Timeout: Duration{10 * time.Second}, FailOpen: true, Threshold: 5},
-		HTTP: HTTP{Listen: "127.0.0.1:8025"},
+		HTTP: HTTP{Listen: "127.0.0.1:8025", TrustedProxies: []string{}},
 		Delivery: Delivery{
 			Port:           25,
 			Concurrency:    20,
@@ -303,6 +306,20 @@ func (c Config) ReturnPathHost() string {
 		return strings.TrimSuffix(c.Domains.ReturnPathHost, ".")
 	}
 	return c.Hostname
+}
+
+// TrustedProxyPrefixes is http.trusted_proxies parsed; a plain address is
+// its own /32 or /128. Validate has refused the entries that do not parse.
+func (c Config) TrustedProxyPrefixes() []netip.Prefix {
+	var ps []netip.Prefix
+	for _, s := range c.HTTP.TrustedProxies {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			ps = append(ps, p.Masked())
+		} else if a, err := netip.ParseAddr(s); err == nil {
+			ps = append(ps, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return ps
 }
 
 // PublicURL is the HTTP listener's base URL for links people follow,
@@ -417,6 +434,13 @@ func (c Config) Validate() error {
 		bad("http.listen", "must be set")
 	} else if msg := checkHostPort(c.HTTP.Listen, 0, true); msg != "" {
 		bad("http.listen", "%q: %s", c.HTTP.Listen, msg)
+	}
+	for i, p := range c.HTTP.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad(fmt.Sprintf("http.trusted_proxies[%d]", i), "%q: not an address or CIDR prefix", p)
+			}
+		}
 	}
 	if c.DNS.Resolver != "" {
 		if msg := checkHostPort(c.DNS.Resolver, 1, false); msg != "" {

@@ -335,6 +335,7 @@ func TestEnvNames(t *testing.T) {
 		"POSTERN_SMTP_MAX_MESSAGE_BYTES": "smtp.max_message_bytes",
 		"POSTERN_SMTP_SHUTDOWN_TIMEOUT":  "smtp.shutdown_timeout",
 		"POSTERN_HTTP_LISTEN":            "http.listen",
+		"POSTERN_HTTP_TRUSTED_PROXIES":   "http.trusted_proxies",
 		"POSTERN_DNS_RESOLVER":           "dns.resolver",
 		"POSTERN_DELIVERY_PORT":          "delivery.port",
 		"POSTERN_DELIVERY_GIVE_UP_AFTER": "delivery.give_up_after",
@@ -343,8 +344,8 @@ func TestEnvNames(t *testing.T) {
 			t.Errorf("%s -> %q, want %q", name, got[name], key)
 		}
 	}
-	if len(vars) != 54 {
-		t.Errorf("%d keys, want 54 (a key was added: update this test and postern.example.toml)", len(vars))
+	if len(vars) != 55 {
+		t.Errorf("%d keys, want 55 (a key was added: update this test and postern.example.toml)", len(vars))
 	}
 }
 
@@ -406,6 +407,7 @@ func TestValidate(t *testing.T) {
 		}, nil},
 		{"spf include", func(c *Config) { c.Domains.SPFInclude = "not a domain" }, []string{`domains.spf_include: "not a domain": not a domain name`}},
 		{"spf ips", func(c *Config) { c.Domains.SPFIPs = []string{"192.0.2.1", "192.0.2.0/24"} }, []string{`domains.spf_ips[1]: "192.0.2.0/24": not an IP address`}},
+		{"trusted proxies", func(c *Config) { c.HTTP.TrustedProxies = []string{"10.0.0.5", "10.1.0.0/16", "proxy.example"} }, []string{`http.trusted_proxies[2]: "proxy.example": not an address or CIDR prefix`}},
 		{"return path host", func(c *Config) { c.Domains.ReturnPathHost = "_mx.example.com" }, []string{`domains.return_path_host: "_mx.example.com": not a host name`}},
 		{"return path label", func(c *Config) { c.Domains.ReturnPathLabel = "a.b" }, []string{`domains.return_path_label: "a.b": must be one DNS label`}},
 		{"return path label empty", func(c *Config) { c.Domains.ReturnPathLabel = "" }, []string{`domains.return_path_label: "": must be one DNS label`}},
@@ -545,5 +547,20 @@ func TestDerivedAddresses(t *testing.T) {
 	c.Domains.ReturnPathHost, c.HTTP.PublicURL = "bounces.example.com.", "https://mail.example.com/"
 	if c.ReturnPathHost() != "bounces.example.com" || c.PublicURL() != "https://mail.example.com" {
 		t.Fatalf("set: %q %q", c.ReturnPathHost(), c.PublicURL())
+	}
+}
+
+func TestTrustedProxyPrefixes(t *testing.T) {
+	c := Default()
+	c.HTTP.TrustedProxies = []string{"10.0.0.5", "10.1.2.3/16", "2001:db8::1"}
+	got := c.TrustedProxyPrefixes()
+	want := []string{"10.0.0.5/32", "10.1.0.0/16", "2001:db8::1/128"}
+	if len(got) != len(want) {
+		t.Fatalf("%v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("%v, want %v", got, want)
+		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/postern/postern/internal/dsn"
 	"github.com/postern/postern/internal/queue"
 	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/submit"
 )
 
 // WorkerConfig configures the delivery worker.
@@ -46,10 +47,20 @@ type WorkerConfig struct {
 	// ReturnPath, when set, gives a message per-recipient envelope
 	// senders (internal/bounce: VERP on the domain's return path).
 	ReturnPath ReturnPath
+	// Notices checks and stamps the DSNs and delay notices the worker
+	// writes, Postern's own mail (internal/submit.Notices); nil: one for
+	// Hostname.
+	Notices Notices
 
 	Now  func() time.Time
 	Rand io.Reader
 	Log  *slog.Logger
+}
+
+// Notices prepares a message of Postern's own for the queue without
+// storing it, so that a DSN commits with the attempt that caused it.
+type Notices interface {
+	Prepare(n submit.Notice) (store.NewMessage, error)
 }
 
 // ReturnPath chooses envelope senders: for a claimed message, the sender
@@ -90,6 +101,9 @@ func NewWorker(cfg WorkerConfig) *Worker {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Notices == nil {
+		cfg.Notices = submit.Notices{Hostname: cfg.Hostname, Now: cfg.Now, Rand: cfg.Rand}
 	}
 	return &Worker{cfg: cfg, wake: make(chan struct{}, 1), sem: make(chan struct{}, cfg.Concurrency)}
 }
@@ -514,10 +528,10 @@ func (w *Worker) notice(ctx context.Context, c *store.Claim, rcpts []dsn.Recipie
 		w.cfg.Log.Error("dsn: build", "msg_id", c.ID, "err", err)
 		return store.NewMessage{}, false
 	}
-	id, err := queue.NewID(now, w.cfg.Rand)
+	m, err := w.cfg.Notices.Prepare(submit.Notice{UserID: c.UserID, To: c.From, Body: body})
 	if err != nil {
-		w.cfg.Log.Error("dsn: id", "err", err)
+		w.cfg.Log.Error("dsn: prepare", "msg_id", c.ID, "err", err)
 		return store.NewMessage{}, false
 	}
-	return store.NewMessage{ID: id, UserID: c.UserID, From: "", Recipients: []string{c.From}, Body: body, CreatedAt: now}, true
+	return m, true
 }

@@ -35,6 +35,10 @@ func FromDomain(msg []byte) string {
 	if err != nil {
 		return ""
 	}
+	return fromDomain(h)
+}
+
+func fromDomain(h message.Header) string {
 	froms := h.Values("From")
 	if len(froms) != 1 {
 		return ""
@@ -50,9 +54,9 @@ func FromDomain(msg []byte) string {
 // Sign returns msg signed with the keys of its From domain when that
 // domain is usable by p (its user's, or shared within its account;
 // verified or vouched for by the operator); otherwise msg unchanged and
-// "" for the domain.
-func (s *Signer) Sign(ctx context.Context, p account.Principal, msg []byte) ([]byte, string, error) {
-	name := FromDomain(msg)
+// "" for the domain. h is msg's parsed header.
+func (s *Signer) Sign(ctx context.Context, p account.Principal, msg []byte, h message.Header) ([]byte, string, error) {
+	name := fromDomain(h)
 	if name == "" {
 		return msg, "", nil
 	}
@@ -131,12 +135,9 @@ func (s *Signer) CheckAddress(ctx context.Context, p account.Principal, what, ad
 }
 
 // CheckHeaders enforces the message's author identities: exactly one From
-// address, and it and any Sender on the user's verified domains.
-func (s *Signer) CheckHeaders(ctx context.Context, p account.Principal, msg []byte) error {
-	h, err := message.ParseHeader(msg)
-	if err != nil {
-		return fmt.Errorf("identity: %w", err)
-	}
+// address, and it and any Sender on the user's verified domains. h is the
+// message's parsed header.
+func (s *Signer) CheckHeaders(ctx context.Context, p account.Principal, h message.Header) error {
 	froms := h.Values("From")
 	var addrs []*mail.Address
 	if len(froms) == 1 {

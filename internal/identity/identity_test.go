@@ -10,6 +10,7 @@ import (
 	"github.com/postern/postern/internal/account"
 	"github.com/postern/postern/internal/domain"
 	"github.com/postern/postern/internal/identity"
+	"github.com/postern/postern/internal/message"
 	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/store/sqlite"
 )
@@ -82,7 +83,11 @@ func TestSignScope(t *testing.T) {
 	}
 	for _, tc := range cases {
 		msg := []byte("From: x@" + tc.from + "\r\nSubject: s\r\n\r\nbody\r\n")
-		out, dom, err := s.Sign(ctx, tc.who, msg)
+		h, err := message.ParseHeader(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, dom, err := s.Sign(ctx, tc.who, msg, h)
 		if err != nil {
 			t.Fatal(err)
 		}

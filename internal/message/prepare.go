@@ -36,6 +36,9 @@ type Stamp struct {
 	Now time.Time
 	// Rand feeds the Message-ID; nil means crypto/rand.
 	Rand io.Reader
+	// Drop, when set, leaves out the original fields it returns true for
+	// (header hygiene: fields a client may not supply).
+	Drop func(Field) bool
 }
 
 // Prepare validates msg (CheckLineEndings, ParseHeader) and returns a new
@@ -59,6 +62,15 @@ func Prepare(msg []byte, s Stamp) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	out, _, err := PrepareParsed(msg, h, s)
+	return out, err
+}
+
+// PrepareParsed is Prepare for a message whose header h has been parsed
+// already (ParseHeader(msg), after CheckLineEndings); it also returns the
+// header of the result, whose fields share memory with it. Fields for
+// which s.Drop returns true are left out.
+func PrepareParsed(msg []byte, h Header, s Stamp) ([]byte, Header, error) {
 	var before, after []field // added before and after the original fields
 	if s.Received != "" {
 		before = append(before, field{"Received", s.Received})
@@ -72,33 +84,64 @@ func Prepare(msg []byte, s Stamp) ([]byte, error) {
 	if !h.Has("Message-ID") {
 		id, err := newMessageID(s.Rand, s.Hostname)
 		if err != nil {
-			return nil, err
+			return nil, Header{}, err
 		}
 		after = append(after, field{"Message-ID", id})
 	}
 
 	out := make([]byte, 0, len(msg)+1024)
+	type span struct {
+		name       string
+		start, end int
+	}
+	var spans []span
+	add := func(name, value string) error {
+		start := len(out)
+		var err error
+		if out, err = appendField(out, name, value); err != nil {
+			return err
+		}
+		spans = append(spans, span{name, start, len(out)})
+		return nil
+	}
 	for _, f := range before {
-		if out, err = appendField(out, f.name, f.value); err != nil {
-			return nil, err
+		if err := add(f.name, f.value); err != nil {
+			return nil, Header{}, err
 		}
 	}
+	kept := h
+	kept.Fields = nil
 	for _, f := range h.Fields {
+		if s.Drop != nil && s.Drop(f) {
+			continue
+		}
+		kept.Fields = append(kept.Fields, f)
+		start := len(out)
 		out = append(out, f.Raw...)
 		if !bytes.HasSuffix(f.Raw, crlf) { // the last line of a body-less message
 			out = append(out, crlf...)
 		}
+		spans = append(spans, span{f.Name, start, len(out)})
 	}
 	for _, f := range after {
-		if out, err = appendField(out, f.name, f.value); err != nil {
-			return nil, err
+		if err := add(f.name, f.value); err != nil {
+			return nil, Header{}, err
 		}
 	}
-	if err := checkStamped(out, h, len(before)+len(after)); err != nil {
-		return nil, err
+	if err := checkStamped(out, kept, len(before)+len(after)); err != nil {
+		return nil, Header{}, err
 	}
 	out = append(out, crlf...)
-	return append(out, msg[h.BodyOffset:]...), nil
+	out = append(out, msg[h.BodyOffset:]...)
+	end := 0
+	if len(spans) > 0 {
+		end = spans[len(spans)-1].end
+	}
+	oh := Header{BodyOffset: end + len(crlf), Fields: make([]Field, len(spans))}
+	for i, sp := range spans {
+		oh.Fields[i] = Field{Name: sp.name, Raw: out[sp.start:sp.end:sp.end]}
+	}
+	return out, oh, nil
 }
 
 // checkStamped returns a *HeaderError if the stamped header section hdr,

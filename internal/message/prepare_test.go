@@ -348,3 +348,41 @@ func TestPrepareLimits(t *testing.T) {
 		t.Errorf("header of %d octets: got %v, want HeaderError at line 1", MaxHeaderBytes-extra+1, err)
 	}
 }
+
+// PrepareParsed hands back the header of what it built, the same as
+// parsing the result again, and leaves out the fields Drop names.
+func TestPrepareParsedHeader(t *testing.T) {
+	for _, msg := range []string{
+		"From: a@b.test\r\nX-Originating-IP: [10.9.9.9]\r\nSubject: hi\r\n\r\nbody\r\n",
+		"Subject: no body",
+		"\r\nonly a body\r\n",
+	} {
+		h, err := ParseHeader([]byte(msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, oh, err := PrepareParsed([]byte(msg), h, Stamp{
+			Received: "from x by y; " + testNow.Format(DateLayout), OriginatingIP: netip.MustParseAddr("192.0.2.7"),
+			Hostname: "mx.test", Now: testNow, Rand: zeroRand{},
+			Drop: func(f Field) bool { return strings.EqualFold(f.Name, "X-Originating-IP") },
+		})
+		if err != nil {
+			t.Fatalf("%q: %v", msg, err)
+		}
+		again, err := ParseHeader(out)
+		if err != nil {
+			t.Fatalf("%q: result does not parse: %v", msg, err)
+		}
+		if again.BodyOffset != oh.BodyOffset || len(again.Fields) != len(oh.Fields) {
+			t.Fatalf("%q: header %+v, parsed again %+v", msg, oh, again)
+		}
+		for i := range oh.Fields {
+			if oh.Fields[i].Name != again.Fields[i].Name || string(oh.Fields[i].Raw) != string(again.Fields[i].Raw) {
+				t.Errorf("%q: field %d: %q, parsed again %q", msg, i, oh.Fields[i].Raw, again.Fields[i].Raw)
+			}
+		}
+		if got := oh.Values("X-Originating-IP"); len(got) != 1 || got[0] != "[192.0.2.7]" {
+			t.Errorf("%q: X-Originating-IP %q, want only Postern's", msg, got)
+		}
+	}
+}

@@ -138,3 +138,12 @@ func NewID(now time.Time, rand io.Reader) (string, error) {
 	}
 	return idEncoding.EncodeToString(b[:]), nil
 }
+
+// Direct stores each message in a transaction of its own, without the
+// committer: for one-off writers such as the CLI, where nothing runs Run.
+type Direct struct{ Store store.Store }
+
+// Enqueue stores m durably; it returns nil only after the commit is synced.
+func (d Direct) Enqueue(ctx context.Context, m store.NewMessage) error {
+	return d.Store.EnqueueBatch(ctx, []store.NewMessage{m})
+}

@@ -31,6 +31,8 @@ import (
 	"github.com/postern/postern/internal/spamscan"
 	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/store/sqlite"
+	"github.com/postern/postern/internal/submit"
+	"github.com/postern/postern/internal/submit/submittest"
 	"github.com/postern/postern/internal/testenv"
 	"github.com/postern/postern/internal/tlsconf"
 )
@@ -55,12 +57,12 @@ type envOptions struct {
 	maxRcpts   int
 	maxErrors  int
 	readTimout time.Duration
-	enqueuer   smtpd.Enqueuer // replaces the real queue when set
+	enqueuer   submit.Enqueuer // replaces the real queue when set
 	lockout    *lockout.Tracker
 	conns      *lockout.Conns
 	authDelay  time.Duration
 	now        func() time.Time
-	quota      func(store.Store) smtpd.Quota
+	quota      func(store.Store) submit.Quota
 	scanner    spamscan.Scanner
 	abuse      *abuse.Thresholds
 	identity   bool // enforce verified sender domains
@@ -98,7 +100,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	qctx, cancelQ := context.WithCancel(ctx)
 	qdone := make(chan struct{})
 	go func() { defer close(qdone); q.Run(qctx) }()
-	var enq smtpd.Enqueuer = q
+	var enq submit.Enqueuer = q
 	if o.enqueuer != nil {
 		enq = o.enqueuer
 	}
@@ -115,27 +117,59 @@ func newEnv(t testing.TB, o envOptions) *env {
 		o.readTimout = 10 * time.Second
 	}
 	logs := &testenv.LogBuffer{}
-	srv := smtpd.New(smtpd.Config{
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	fc := submit.Config{
 		Hostname:         "mx.postern.test",
-		TLS:              tlsconf.Server(cert),
 		MaxMessageBytes:  o.maxBytes,
 		MaxRecipients:    o.maxRcpts,
-		ReadTimeout:      o.readTimout,
-		WriteTimeout:     10 * time.Second,
-		MaxErrors:        o.maxErrors,
-		Accounts:         accts,
-		Queue:            enq,
-		Lockout:          o.lockout,
-		Conns:            o.conns,
 		AuthFailureDelay: o.authDelay,
+		Accounts:         accts,
+		Lockout:          submittest.NoLockout{},
+		Identity:         submittest.AnyIdentity{},
+		Quota:            submittest.NoLimits{},
+		Scanner:          submittest.AcceptAll{},
+		Abuse:            submittest.NoAbuse{},
+		Signer:           submittest.NoSigning{},
+		Queue:            enq,
+		Logger:           log,
 		Now:              o.now,
-		Quota:            quotaOf(o, st),
-		Scanner:          o.scanner,
-		Abuse:            abuseOf(o, st),
-		Identity:         identityOf(o, st),
-		Bounces:          bouncesOf(o, st),
-		Logger:           slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if o.lockout != nil {
+		fc.Lockout = o.lockout
+	}
+	if o.quota != nil {
+		fc.Quota = o.quota(st)
+	}
+	if o.scanner != nil {
+		fc.Scanner = o.scanner
+	}
+	if o.abuse != nil {
+		fc.Abuse = &abuse.Watch{T: *o.abuse, Store: st}
+	}
+	if o.identity {
+		ids := &identity.Signer{Store: st}
+		fc.Identity, fc.Signer = ids, ids
+	}
+	funnel, err := submit.New(fc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := smtpd.New(smtpd.Config{
+		Hostname:        "mx.postern.test",
+		TLS:             tlsconf.Server(cert),
+		MaxMessageBytes: o.maxBytes,
+		MaxRecipients:   o.maxRcpts,
+		ReadTimeout:     o.readTimout,
+		WriteTimeout:    10 * time.Second,
+		MaxErrors:       o.maxErrors,
+		Funnel:          funnel,
+		Conns:           o.conns,
+		Bounces:         bouncesOf(o, st),
+		Logger:          log,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := &env{t: t, store: st, accounts: accts, srv: srv, addr: map[smtpd.Mode]string{},
 		client: &tls.Config{RootCAs: pool, ServerName: "mx.postern.test"}, logs: logs, key: key, keyID: rec.ID}
 	var wg sync.WaitGroup
@@ -367,28 +401,7 @@ func msgOfSize(n int) string {
 
 var _ = fmt.Sprintf
 
-func quotaOf(o envOptions, st store.Store) smtpd.Quota {
-	if o.quota == nil {
-		return nil
-	}
-	return o.quota(st)
-}
-
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
-
-func abuseOf(o envOptions, st store.Store) *abuse.Watch {
-	if o.abuse == nil {
-		return nil
-	}
-	return &abuse.Watch{T: *o.abuse, Store: st}
-}
-
-func identityOf(o envOptions, st store.Store) smtpd.Identity {
-	if !o.identity {
-		return nil
-	}
-	return &identity.Signer{Store: st}
-}
 
 func bouncesOf(o envOptions, st store.Store) smtpd.Bounces {
 	if !o.bounces {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"strconv"
 
-	"github.com/emersion/go-smtp"
-
 	"github.com/postern/postern/internal/bounce"
 	"github.com/postern/postern/internal/smtperr"
 )
@@ -28,7 +26,7 @@ func (s *session) returnPathRcpt(to string) error {
 	if b == nil || s.guard.mode != MX {
 		return s.refuse(smtperr.New(smtperr.C550MailboxUnavailable, smtperr.SecRelayDenied, textRelayDenied))
 	}
-	t, err := b.Recipient(context.Background(), to)
+	t, err := b.Recipient(s.srv.ctx, to)
 	switch {
 	case errors.Is(err, bounce.ErrNotReturnPath):
 		s.log.Info("rcpt refused", "reason", "relay")
@@ -37,19 +35,18 @@ func (s *session) returnPathRcpt(to string) error {
 		s.log.Info("rcpt refused", "reason", "unknown return path")
 		return s.refuse(smtperr.New(smtperr.C550MailboxUnavailable, smtperr.SecBadMailbox, "No such return path"))
 	case err != nil:
-		return s.internal("return path", err)
+		return s.reply("return path", err)
 	}
-	s.tx.Recipients = append(s.tx.Recipients, to)
-	s.targets = append(s.targets, t)
+	s.mx.targets = append(s.mx.targets, t)
 	return nil
 }
 
 // receiveReturn hands a message for return paths to Bounces; the reply is
 // 250 once what it reports is recorded.
 func (s *session) receiveReturn(body []byte) error {
-	outs, err := s.srv.cfg.Bounces.Receive(context.Background(), s.targets, s.tx.From, body)
+	outs, err := s.srv.cfg.Bounces.Receive(s.srv.ctx, s.mx.targets, s.mx.from, body)
 	if err != nil {
-		return s.internal("receive bounce", err)
+		return s.reply("receive bounce", err)
 	}
 	bounced := 0
 	for _, o := range outs {
@@ -57,6 +54,5 @@ func (s *session) receiveReturn(body []byte) error {
 			bounced++
 		}
 	}
-	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
-		Message: "Ok: report received for " + strconv.Itoa(len(outs)) + " recipient(s), " + strconv.Itoa(bounced) + " bounced"}
+	return ok("Ok: report received for " + strconv.Itoa(len(outs)) + " recipient(s), " + strconv.Itoa(bounced) + " bounced")
 }

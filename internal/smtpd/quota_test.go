@@ -14,6 +14,7 @@ import (
 	"github.com/postern/postern/internal/ratelimit"
 	"github.com/postern/postern/internal/smtpd"
 	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/submit"
 )
 
 type fakeClock struct {
@@ -29,7 +30,7 @@ func (c *fakeClock) Set(t time.Time) {
 }
 
 func quotaEnv(t *testing.T, clk *fakeClock, defaults ...ratelimit.Limit) *env {
-	return newEnv(t, envOptions{now: clk.Now, quota: func(st store.Store) smtpd.Quota {
+	return newEnv(t, envOptions{now: clk.Now, quota: func(st store.Store) submit.Quota {
 		q := quota.New(st, defaults)
 		if err := q.Seed(context.Background(), clk.Now()); err != nil {
 			t.Fatal(err)

@@ -11,19 +11,13 @@ import (
 	"log"
 	"log/slog"
 	"net"
-	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/postern/postern/internal/abuse"
-	"github.com/postern/postern/internal/account"
 	"github.com/postern/postern/internal/lockout"
-	"github.com/postern/postern/internal/policy"
-	"github.com/postern/postern/internal/ratelimit"
-	"github.com/postern/postern/internal/spamscan"
-	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/submit"
 )
 
 // Mode is the role of a listener.
@@ -50,39 +44,6 @@ func (m Mode) String() string {
 	return fmt.Sprintf("mode(%d)", int(m))
 }
 
-// Authenticator checks API keys (internal/account.Service).
-type Authenticator interface {
-	Authenticate(ctx context.Context, username, password string) (store.APIKey, error)
-	// Admit checks suspension and IP allow-lists for a key used from ip.
-	Admit(ctx context.Context, key store.APIKey, ip netip.Addr) (account.Principal, error)
-	Recheck(ctx context.Context, keyID string) (store.APIKey, error)
-}
-
-// Quota decides rate limits: Check at MAIL counts nothing, Reserve after
-// DATA counts the message (internal/quota.Service).
-type Quota interface {
-	Check(ctx context.Context, p account.Principal, now time.Time) (ratelimit.Decision, error)
-	Reserve(ctx context.Context, p account.Principal, rcpts int, now time.Time) (ratelimit.Decision, ratelimit.Reservation, error)
-}
-
-// Signer signs a message for the principal's verified From domain, and
-// says which domain it signed for ("" when none).
-type Signer interface {
-	Sign(ctx context.Context, p account.Principal, msg []byte) ([]byte, string, error)
-}
-
-// Identity checks sender identities (internal/identity.Signer). Its
-// refusals wrap identity.ErrUnverified or are identity.ErrOneFrom.
-type Identity interface {
-	CheckAddress(ctx context.Context, p account.Principal, what, addr string) error
-	CheckHeaders(ctx context.Context, p account.Principal, msg []byte) error
-}
-
-// Enqueuer stores an accepted message durably (internal/queue.Queue).
-type Enqueuer interface {
-	Enqueue(ctx context.Context, m store.NewMessage) error
-}
-
 // Config configures a Server.
 type Config struct {
 	Hostname        string
@@ -95,34 +56,15 @@ type Config struct {
 	// before it is closed with 421.
 	MaxErrors int
 
-	Accounts Authenticator
-	Queue    Enqueuer
-	// Lockout, when set, refuses AUTH from clients that failed too often.
-	Lockout *lockout.Tracker
+	// Funnel decides every submission (internal/submit). Required.
+	Funnel *submit.Funnel
 	// Conns, when set, bounds connections per client and in all.
 	Conns *lockout.Conns
-	// AuthFailureDelay: a failed AUTH is answered this long after it began.
-	AuthFailureDelay time.Duration
-	// Quota, when set, applies rate limits and quotas (internal/quota).
-	Quota Quota
-	// Scanner, when set, judges every message before it is stored
-	// (internal/spamscan.Chain).
-	Scanner spamscan.Scanner
-	// Abuse, when set, counts spam rejections toward automatic suspension.
-	Abuse *abuse.Watch
-	// Signer, when set, DKIM-signs messages from the user's verified
-	// domains (internal/identity.Signer).
-	Signer Signer
-	// Identity, when set, refuses senders not on the user's verified
-	// domains: the envelope sender at MAIL, From and Sender after DATA.
-	Identity Identity
 	// Bounces, when set, takes mail for return paths on the MX listener;
 	// without it the MX listener accepts nothing unauthenticated.
 	Bounces Bounces
-	Policy  policy.Hook // nil: policy.Allow
 	Logger  *slog.Logger
-	Now     func() time.Time // nil: time.Now
-	Rand    io.Reader        // nil: crypto/rand
+	Rand    io.Reader // nil: crypto/rand (session ids)
 }
 
 // MaxLineLength is the engine's hard line limit: twice RFC 5321's 1000
@@ -137,6 +79,10 @@ const MaxDataLine = 1000
 type Server struct {
 	cfg    Config
 	engine *smtp.Server
+	// ctx is every session's context: cancelled when Shutdown gives up
+	// waiting, so work in progress stops with the connections it serves.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu        sync.Mutex
 	conns     map[*guardConn]struct{}
@@ -145,16 +91,14 @@ type Server struct {
 	wg        sync.WaitGroup
 }
 
-// New returns a server; call Serve for each listener.
-func New(cfg Config) *Server {
-	if cfg.Policy == nil {
-		cfg.Policy = policy.Allow{}
+// New returns a server; call Serve for each listener. It refuses a config
+// without a funnel.
+func New(cfg Config) (*Server, error) {
+	if cfg.Funnel == nil {
+		return nil, errors.New("smtpd: Config.Funnel is required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
@@ -163,6 +107,7 @@ func New(cfg Config) *Server {
 		cfg.MaxErrors = 10
 	}
 	s := &Server{cfg: cfg, conns: make(map[*guardConn]struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	e := smtp.NewServer(smtp.BackendFunc(s.newSession))
 	e.Domain = cfg.Hostname
 	e.TLSConfig = cfg.TLS
@@ -177,7 +122,7 @@ func New(cfg Config) *Server {
 	e.AllowInsecureAuth = true
 	e.ErrorLog = log.New(&slogWriter{cfg.Logger}, "", 0)
 	s.engine = e
-	return s
+	return s, nil
 }
 
 // Serve accepts connections on l in the given mode until Shutdown. For
@@ -226,6 +171,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	err := <-done
 	if err != nil {
+		s.cancel() // work in progress stops: nothing of it was acknowledged
 		// ctx ended with sessions still open: the engine, already shut
 		// down, closes nothing more, so cut them here.
 		s.engine.Close()
@@ -236,6 +182,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 	}
 	s.wg.Wait()
+	s.cancel()
 	return err
 }
 

@@ -20,51 +20,41 @@ func TestDecide(t *testing.T) {
 			"X-Ok": "a\r\n\tfolded", "Bad Name": "x", "X-Injected": "x\r\nBcc: victim@example.com", "X-Bare-LF": "a\nb",
 		}}, 0, Decision{AddHeaders: map[string]string{"X-Ok": "a\r\n\tfolded"}}},
 		{"reject with reason", Verdict{Action: ActionReject, Score: 15, Reason: "message looks like spam (GTUBE)"}, 0,
-			Decision{Refuse: true, Code: 550, Enhanced: [3]int{5, 7, 1}, Text: "message looks like spam (GTUBE)"}},
+			Decision{Refuse: true, Text: "message looks like spam (GTUBE)"}},
 		{"reject without reason", Verdict{Action: ActionReject, Score: 15}, 0,
-			Decision{Refuse: true, Code: 550, Enhanced: [3]int{5, 7, 1}, Text: "message refused as spam"}},
+			Decision{Refuse: true, Text: "message refused as spam"}},
 		{"reject, reason made safe", Verdict{Action: ActionReject, Reason: "bad\r\n250 ok\x00\xff  end"}, 0,
-			Decision{Refuse: true, Code: 550, Enhanced: [3]int{5, 7, 1}, Text: "bad??250 ok?? end"}},
+			Decision{Refuse: true, Text: "bad??250 ok?? end"}},
 		{"soft_reject", Verdict{Action: ActionSoftReject, Score: 9}, 0,
-			Decision{Refuse: true, Temporary: true, Code: 451, Enhanced: [3]int{4, 7, 1}, Text: "message temporarily refused by the spam filter, try again later"}},
+			Decision{Refuse: true, Temporary: true, Text: "message temporarily refused by the spam filter, try again later"}},
 		{"greylist", Verdict{Action: ActionGreylist, Score: 4}, 0,
-			Decision{Refuse: true, Temporary: true, Code: 451, Enhanced: [3]int{4, 7, 1}, Text: "greylisted, try again later"}},
+			Decision{Refuse: true, Temporary: true, Text: "greylisted, try again later"}},
 		{"unknown action", Verdict{Action: "discard", Reason: "whatever"}, 0,
-			Decision{Refuse: true, Temporary: true, Code: 451, Enhanced: [3]int{4, 7, 1}, Text: "message could not be scanned, try again later"}},
+			Decision{Refuse: true, Temporary: true, Text: "message could not be scanned, try again later"}},
 		{"zero verdict", Verdict{}, 0,
-			Decision{Refuse: true, Temporary: true, Code: 451, Enhanced: [3]int{4, 7, 1}, Text: "message could not be scanned, try again later"}},
+			Decision{Refuse: true, Temporary: true, Text: "message could not be scanned, try again later"}},
 
 		// The user's threshold.
 		{"user threshold: add_header over it", Verdict{Action: ActionAddHeader, Score: 7, Headers: hdrs}, 6,
-			Decision{Refuse: true, Code: 550, Enhanced: [3]int{5, 7, 1}, Text: "message looks like spam (score 7.0, over this account's threshold 6.0)"}},
+			Decision{Refuse: true, Text: "message looks like spam (score 7.0, over this account's threshold 6.0)"}},
 		{"user threshold: accept at it", Verdict{Action: ActionAccept, Score: 3}, 3,
-			Decision{Refuse: true, Code: 550, Enhanced: [3]int{5, 7, 1}, Text: "message looks like spam (score 3.0, over this account's threshold 3.0)"}},
+			Decision{Refuse: true, Text: "message looks like spam (score 3.0, over this account's threshold 3.0)"}},
 		{"user threshold: greylist over it", Verdict{Action: ActionGreylist, Score: 8}, 6,
-			Decision{Refuse: true, Code: 550, Enhanced: [3]int{5, 7, 1}, Text: "message looks like spam (score 8.0, over this account's threshold 6.0)"}},
+			Decision{Refuse: true, Text: "message looks like spam (score 8.0, over this account's threshold 6.0)"}},
 		{"user threshold: under it", Verdict{Action: ActionAddHeader, Score: 5.9, Headers: hdrs}, 6,
 			Decision{AddHeaders: hdrs}},
 		{"user threshold never softens a reject", Verdict{Action: ActionReject, Score: 15, Reason: "message looks like spam (GTUBE)"}, 100,
-			Decision{Refuse: true, Code: 550, Enhanced: [3]int{5, 7, 1}, Text: "message looks like spam (GTUBE)"}},
+			Decision{Refuse: true, Text: "message looks like spam (GTUBE)"}},
 		{"user threshold never softens a soft_reject", Verdict{Action: ActionSoftReject, Score: 1}, 100,
-			Decision{Refuse: true, Temporary: true, Code: 451, Enhanced: [3]int{4, 7, 1}, Text: "message temporarily refused by the spam filter, try again later"}},
+			Decision{Refuse: true, Temporary: true, Text: "message temporarily refused by the spam filter, try again later"}},
 		{"negative threshold is none", Verdict{Action: ActionAccept, Score: 0}, -1, Decision{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			got := Decide(c.v, c.threshold)
-			if got.Refuse != c.want.Refuse || got.Temporary != c.want.Temporary || got.Code != c.want.Code ||
-				got.Enhanced != c.want.Enhanced || got.Text != c.want.Text || !maps.Equal(got.AddHeaders, c.want.AddHeaders) {
+			if got.Refuse != c.want.Refuse || got.Temporary != c.want.Temporary ||
+				got.Text != c.want.Text || !maps.Equal(got.AddHeaders, c.want.AddHeaders) {
 				t.Fatalf("Decide = %+v\nwant     %+v", got, c.want)
-			}
-			e := got.Err()
-			if !got.Refuse {
-				if e != nil {
-					t.Fatalf("Err() = %v for an accepted message", e)
-				}
-				return
-			}
-			if e == nil || int(e.Code) != got.Code || [3]int(e.Enhanced) != got.Enhanced || e.Text != got.Text || e.Temporary() != got.Temporary {
-				t.Fatalf("Err() = %#v, want the decision's reply", e)
 			}
 		})
 	}

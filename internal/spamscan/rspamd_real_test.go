@@ -34,8 +34,8 @@ func TestRealRspamd(t *testing.T) {
 			t.Fatalf("verdict %+v, want a reject with GTUBE", v)
 		}
 		d := Decide(v, 0)
-		if !d.Refuse || d.Code != 550 || d.Enhanced != [3]int{5, 7, 1} || d.Text != "message looks like spam (Gtube pattern)" {
-			t.Fatalf("decision %+v, want 550 5.7.1", d)
+		if !d.Refuse || d.Temporary || d.Text != "message looks like spam (Gtube pattern)" {
+			t.Fatalf("decision %+v, want a permanent refusal", d)
 		}
 	})
 
@@ -90,7 +90,7 @@ func TestRealRspamd(t *testing.T) {
 		if d := Decide(v, 0); d.Refuse {
 			t.Fatalf("no user threshold: decision %+v, want accepted", d)
 		}
-		if d := Decide(v, v.Score); !d.Refuse || d.Code != 550 || d.Enhanced != [3]int{5, 7, 1} {
+		if d := Decide(v, v.Score); !d.Refuse || d.Temporary {
 			t.Fatalf("score %v at the user's threshold: decision %+v, want 550 5.7.1", v.Score, d)
 		}
 		if d := Decide(v, v.Score+1); d.Refuse {

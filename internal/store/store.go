@@ -81,8 +81,11 @@ type NewMessage struct {
 	Body       []byte // the full message as stored: headers added by Postern included
 	CreatedAt  time.Time
 	// NotBefore holds the message in the queue until then (rate-limit
-	// "hold" mode); zero: due at once.
+	// "hold" mode, or a scheduled send); zero: due at once.
 	NotBefore time.Time
+	// Meta is the message's metadata as JSON (categories, custom args,
+	// batch id: compose.Meta), "" for none. The store keeps it opaque.
+	Meta string
 }
 
 // Message is a queued message's record, without its body.
@@ -96,6 +99,7 @@ type Message struct {
 	Size       int64
 	State      MessageState
 	CreatedAt  time.Time
+	Meta       string // as given to EnqueueBatch
 }
 
 // Store is what Postern needs from its database.

@@ -40,7 +40,7 @@ func (db *DB) EnqueueBatch(ctx context.Context, msgs []store.NewMessage) error {
 // messageQuery reads messages with their recipients, one row per recipient
 // (one row with a NULL address for a message without any), in one
 // statement and so from one snapshot.
-const messageQuery = `SELECT m.id, m.user_id, u.name, m.key_id, m.mail_from, m.size, m.state, m.created_at, r.address
+const messageQuery = `SELECT m.id, m.user_id, u.name, m.key_id, m.mail_from, m.size, m.state, m.created_at, m.meta, r.address
 	FROM messages m
 	JOIN users u ON u.id = m.user_id
 	LEFT JOIN message_recipients r ON r.message_id = m.id`
@@ -58,7 +58,7 @@ func scanMessages(rows *sql.Rows) ([]store.Message, error) {
 			addr    sql.NullString
 		)
 		if err := rows.Scan(&m.ID, &m.UserID, &m.UserName, &m.KeyID, &m.From,
-			&m.Size, &state, &created, &addr); err != nil {
+			&m.Size, &state, &created, &m.Meta, &addr); err != nil {
 			return nil, err
 		}
 		if n := len(msgs); n == 0 || msgs[n-1].ID != m.ID {
@@ -129,8 +129,8 @@ func (db *DB) MessageBody(ctx context.Context, id string) ([]byte, error) {
 func insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.NewMessage) error {
 
 	insMsg, err := tx.PrepareContext(ctx,
-		`INSERT INTO messages (id, user_id, key_id, mail_from, size, state, created_at, body, next_attempt_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		`INSERT INTO messages (id, user_id, key_id, mail_from, size, state, created_at, body, next_attempt_at, meta)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("sqlite: enqueue: %w", err)
 	}
@@ -153,7 +153,7 @@ func insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.NewMessage) er
 			body = []byte{} // the driver binds a nil slice as NULL
 		}
 		if _, err := insMsg.ExecContext(ctx, m.ID, m.UserID, m.KeyID, m.From,
-			int64(len(body)), string(store.StateQueued), micros(m.CreatedAt), body, micros(due(m))); err != nil {
+			int64(len(body)), string(store.StateQueued), micros(m.CreatedAt), body, micros(due(m)), m.Meta); err != nil {
 			return fmt.Errorf("sqlite: enqueue %s: %w", m.ID, mapErr(err))
 		}
 		for i, addr := range m.Recipients {

@@ -148,6 +148,9 @@ var migrations = []string{
 	ALTER TABLE domains ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;
 	ALTER TABLE domains ADD COLUMN return_path INTEGER NOT NULL DEFAULT 0;
 	UPDATE domains SET shared = 1 WHERE user_id IN (SELECT id FROM users WHERE parent_id IS NULL);`,
+	// 10: a message's metadata (categories, custom args, batch id) as
+	// JSON, from X-SMTPAPI or the HTTP send API.
+	`ALTER TABLE messages ADD COLUMN meta TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrate brings the database up to len(migrations), each migration in its

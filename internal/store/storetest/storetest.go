@@ -473,13 +473,15 @@ func expected(m store.NewMessage, userName string) store.Message {
 		Size:       int64(len(m.Body)),
 		State:      store.StateQueued,
 		CreatedAt:  stored(m.CreatedAt),
+		Meta:       m.Meta,
 	}
 }
 
 func checkMessage(t *testing.T, got, want store.Message) {
 	t.Helper()
 	if got.ID != want.ID || got.UserID != want.UserID || got.UserName != want.UserName ||
-		got.KeyID != want.KeyID || got.From != want.From || got.Size != want.Size || got.State != want.State {
+		got.KeyID != want.KeyID || got.From != want.From || got.Size != want.Size || got.State != want.State ||
+		got.Meta != want.Meta {
 		t.Errorf("message = %+v,\nwant %+v", got, want)
 	}
 	if !slices.Equal(got.Recipients, want.Recipients) {
@@ -537,6 +539,7 @@ func testEnqueue(t *testing.T, s store.Store) {
 		ID: "m-c", UserID: a.ID, KeyID: "k1", From: "bounce@acme.example",
 		Recipients: []string{"zed@example.org", "amy@example.net", "mo@example.com"},
 		Body:       binaryBody("m-c"), CreatedAt: base.Add(time.Second),
+		Meta: `{"categories":["news"],"custom_args":{"k":"v"}}`, // kept as given
 	}, {
 		ID: "m-b", UserID: b.ID, KeyID: "k2", From: "", // the null sender
 		Recipients: []string{"postmaster@example.org"},

@@ -1,4 +1,4 @@
-package httpapi_test
+package web_test
 
 import (
 	"context"
@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/postern/postern/internal/httpapi"
 	"github.com/postern/postern/internal/sendercode"
 	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/store/sqlite"
 	"github.com/postern/postern/internal/testenv"
+	"github.com/postern/postern/internal/web"
 )
 
 // env is a handler on a real loopback server in front of a real SQLite
@@ -47,11 +47,15 @@ func newEnv(t *testing.T, senders sendercode.Confirmer) *env {
 		senders = st
 	}
 	logs := &testenv.LogBuffer{}
-	h := httpapi.New(httpapi.Config{
+	h, err := web.New(web.Config{
 		Senders: senders,
+		Send:    sendStub,
 		Log:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:     time.Now,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{t: t, st: st, user: u, srv: srv, logs: logs}
@@ -276,7 +280,7 @@ func TestVerifyStoreError(t *testing.T) {
 }
 
 func TestNewServer(t *testing.T) {
-	s := httpapi.NewServer(http.NotFoundHandler(), nil)
+	s := web.NewServer(http.NotFoundHandler(), nil)
 	if s.ReadHeaderTimeout <= 0 || s.ReadTimeout <= 0 || s.WriteTimeout <= 0 || s.IdleTimeout <= 0 || s.MaxHeaderBytes <= 0 || s.Handler == nil {
 		t.Fatalf("limits not set: %+v", s)
 	}

@@ -1,4 +1,4 @@
-package httpapi_test
+package web_test
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/postern/postern/internal/httpapi"
 	"github.com/postern/postern/internal/sendercode"
 	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/web"
 )
 
 // fuzzStore knows one code, fails for another and counts its calls.
@@ -47,11 +47,17 @@ func FuzzHandler(f *testing.F) {
 	f.Add("GET", "/verify", "code=%22%3E%3Cscript%3Ealert(1)%3C/script%3E", "", "")
 	f.Add("GET", "/healthz", "", "", "")
 	f.Add("PATCH", "/verify", "", "text/plain", "x")
+	f.Add("POST", "/v3/mail/send", "", "application/json", "{}")
+	f.Add("GET", "/v3/mail/send", "", "", "")
+	f.Add("GET", "//verify", "code="+fuzzGood, "", "")
 
-	allowed := map[int]bool{200: true, 400: true, 404: true, 405: true, 413: true, 500: true}
+	allowed := map[int]bool{200: true, 400: true, 401: true, 404: true, 405: true, 413: true, 500: true}
 	f.Fuzz(func(t *testing.T, method, path, query, contentType, body string) {
 		fs := &fuzzStore{}
-		h := httpapi.New(httpapi.Config{Senders: fs})
+		h, err := web.New(web.Config{Senders: fs, Send: sendStub})
+		if err != nil {
+			t.Fatal(err)
+		}
 		req := &http.Request{
 			Method:     method,
 			URL:        &url.URL{Path: path, RawQuery: query},

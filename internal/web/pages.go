@@ -1,117 +1,20 @@
-package httpapi
+package web
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"html/template"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/postern/postern/internal/sendercode"
 )
 
-// Config is what the handler needs.
-type Config struct {
-	// Senders redeems confirmation codes; a store.Store is one. Required.
-	Senders sendercode.Confirmer
-	// Log receives errors and confirmations; nil discards them.
-	Log *slog.Logger
-	// Now is the clock for code expiry; nil means time.Now.
-	Now func() time.Time
-}
-
 // maxFormBytes limits a POST body: the form holds one short field.
 const maxFormBytes = 4 << 10
-
-// securityHeaders are set on every response.
-var securityHeaders = [][2]string{
-	{"Cache-Control", "no-store"},
-	{"Referrer-Policy", "no-referrer"},
-	{"X-Content-Type-Options", "nosniff"},
-	{"X-Frame-Options", "DENY"},
-	{"Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"},
-}
-
-// NewServer returns an http.Server for h with the limits a listener facing
-// the Internet needs; the caller runs Serve and Shutdown. Server errors go
-// to log at level Warn (nil discards them).
-func NewServer(h http.Handler, log *slog.Logger) *http.Server {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-}
-
-// New returns the handler for every route. It panics if cfg.Senders is nil.
-func New(cfg Config) http.Handler {
-	if cfg.Senders == nil {
-		panic("httpapi: Config.Senders is nil")
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	return &handler{cfg: cfg}
-}
-
-type handler struct {
-	cfg Config
-}
-
-var _ http.Handler = (*handler)(nil)
-
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	for _, kv := range securityHeaders {
-		w.Header().Set(kv[0], kv[1])
-	}
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			h.internalError(w, r, "panic", errors.New("panic in handler"), "panic", v)
-		}
-	}()
-	switch r.URL.Path {
-	case "/healthz":
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			h.page(w, http.StatusMethodNotAllowed, page{Title: "Method not allowed", Message: "This address only answers GET."})
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "ok\n")
-	case "/verify":
-		switch r.Method {
-		case http.MethodGet:
-			h.verifyForm(w, r)
-		case http.MethodPost:
-			h.verify(w, r)
-		default:
-			w.Header().Set("Allow", "GET, POST")
-			h.page(w, http.StatusMethodNotAllowed, page{Title: "Method not allowed", Message: "Open the link from the confirmation mail in a browser."})
-		}
-	default:
-		h.page(w, http.StatusNotFound, page{Title: "Not found", Message: "There is no page at this address."})
-	}
-}
 
 // verifyForm shows the Confirm button for the code in the link, and
 // changes nothing: scanners fetch links in mail.
@@ -167,17 +70,10 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 // internalError logs err under a new request id and answers with a page
 // that shows only the id.
 func (h *handler) internalError(w http.ResponseWriter, r *http.Request, msg string, err error, args ...any) {
-	id := requestID()
+	id := RequestID()
 	h.cfg.Log.ErrorContext(r.Context(), msg, append([]any{"request_id", id, "method", r.Method, "path", r.URL.Path, "err", err}, args...)...)
 	h.page(w, http.StatusInternalServerError, page{Title: "Internal error",
 		Message: "Something went wrong on our side; try again later. If it keeps happening, give the operator this request id.", RequestID: id})
-}
-
-// requestID is a random id that ties an error page to its log line.
-func requestID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 var (

@@ -1,17 +1,23 @@
-package smtpd
+package submit
 
 import (
 	"net/netip"
 	"strings"
 )
 
-// validAddress checks the domain of a path go-smtp has already split into
-// local-part@domain (RFC 5321 §4.1.2): go-smtp takes any bytes as the
-// domain, Postern only host names and address literals.
-func validAddress(addr string) bool {
+// ValidAddress checks an address already split from its path
+// (local-part@domain, RFC 5321 §4.1.2): no control character anywhere
+// (they would reach logs, terminals and DSNs), and a domain that is a
+// host name or an address literal (go-smtp takes any bytes there).
+func ValidAddress(addr string) bool {
 	at := strings.LastIndexByte(addr, '@')
 	if at <= 0 {
 		return false
+	}
+	for i := 0; i < len(addr); i++ {
+		if addr[i] < 0x20 || addr[i] == 0x7f {
+			return false
+		}
 	}
 	return validDomain(addr[at+1:])
 }
