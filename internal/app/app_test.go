@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,6 +34,8 @@ type running struct {
 	sink *testenv.Sink
 	key  string
 	tls  *tls.Config
+	// submitVia replaces submit (SMTP) in the benchmark when set.
+	submitVia func(tb testing.TB, conns, n int)
 }
 
 func start(tb testing.TB) *running {
@@ -152,6 +156,47 @@ func TestSubmitThenDeliver(t *testing.T) {
 // messages per second and the process CPU time per message.
 func BenchmarkSubmitAndDeliver(b *testing.B) { benchSubmitAndDeliver(b, start(b)) }
 
+// BenchmarkSubmitHTTPAndDeliver is the same load over the HTTP send API:
+// 16 keep-alive clients POST /v3/mail/send with SendGrid's JSON on
+// loopback (plain HTTP), through the same funnel, queue and delivery.
+func BenchmarkSubmitHTTPAndDeliver(b *testing.B) {
+	p := start(b)
+	p.submitVia = p.submitHTTP
+	benchSubmitAndDeliver(b, p)
+}
+
+// submitHTTP posts n messages over conns concurrent keep-alive clients.
+func (p *running) submitHTTP(tb testing.TB, conns, n int) {
+	url := "http://" + p.r.HTTPAddr.String() + "/v3/mail/send"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns}}
+	var wg sync.WaitGroup
+	for c := 0; c < conns; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c; i < n; i += conns {
+				body := fmt.Sprintf(`{"personalizations":[{"to":[{"email":"u%d@example.test"}]}],"from":{"email":"app@example.test"},`+
+					`"subject":"%d","content":[{"type":"text/plain","value":"message %d"}]}`, i%50, i, i)
+				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+p.key)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					tb.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusAccepted {
+					tb.Errorf("status %d", resp.StatusCode)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // BenchmarkSubmitAndDeliverVERP is the same with the domain's return path
 // on: each message leaves with its own VERP envelope sender (one more
 // domain lookup per delivery attempt, and an HMAC).
@@ -171,7 +216,11 @@ func benchSubmitAndDeliver(b *testing.B, p *running) {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
 	b.ResetTimer()
 	t0 := time.Now()
-	p.submit(b, 16, b.N)
+	if p.submitVia != nil {
+		p.submitVia(b, 16, b.N)
+	} else {
+		p.submit(b, 16, b.N)
+	}
 	accepted := time.Since(t0)
 	p.waitDelivered(b, b.N)
 	delivered := time.Since(t0)
