@@ -95,14 +95,8 @@ func TestDeliveryToPostfix(t *testing.T) {
 // dkimpy (independent of Postern) verifies in the delivered copy.
 func TestSignedDeliveryToPostfix(t *testing.T) {
 	swaks := needPeer(t, "swaks")
-	pf := testenv.StartPostfix(t, "example.test")
-	_, port, _ := net.SplitHostPort(pf.Addr)
-	p, _ := strconv.Atoi(port)
-	in := newInstance(t, p)
-	in.start()
-	in.mustCLI("user", "create", "acme")
-	txt := in.publishDomain("acme", "acme.test")
-	key := strings.TrimSpace(in.mustCLI("apikey", "create", "--user", "acme"))
+	in := startPublished(t)
+	pf, txt, key := in.pf, in.txt, in.key
 	host, subPort, _ := net.SplitHostPort(in.addr("submission"))
 	out, err := exec.Command(swaks, "--server", host, "--port", subPort, "--tls", "-a", "PLAIN", "-au", "apikey", "-ap", key,
 		"--from", "news@acme.test", "--to", "rcpt@example.test", "--h-From", "News <news@acme.test>",

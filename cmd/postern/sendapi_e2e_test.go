@@ -25,9 +25,10 @@ import (
 	"github.com/postern/postern/internal/testenv"
 )
 
-// sendAPIInstance is the binary with a verified, DKIM-published acme.test,
-// delivering to a real Postfix for example.test.
-type sendAPIInstance struct {
+// published is the binary with a verified, DKIM-published acme.test of
+// user acme and a key of acme's, delivering to a real Postfix for
+// example.test.
+type published struct {
 	*instance
 	pf   *testenv.Postfix
 	key  string
@@ -35,7 +36,7 @@ type sendAPIInstance struct {
 	base string
 }
 
-func startSendAPI(t *testing.T) *sendAPIInstance {
+func startPublished(t *testing.T) *published {
 	pf := testenv.StartPostfix(t, "example.test")
 	_, port, _ := net.SplitHostPort(pf.Addr)
 	p, _ := strconv.Atoi(port)
@@ -44,11 +45,11 @@ func startSendAPI(t *testing.T) *sendAPIInstance {
 	in.mustCLI("user", "create", "acme")
 	txt := in.publishDomain("acme", "acme.test")
 	key := strings.TrimSpace(in.mustCLI("apikey", "create", "--user", "acme", "--name", "api"))
-	return &sendAPIInstance{instance: in, pf: pf, key: key, txt: txt, base: "http://" + in.addr("http")}
+	return &published{instance: in, pf: pf, key: key, txt: txt, base: "http://" + in.addr("http")}
 }
 
 // waitMessages waits until Postfix holds n messages and returns them.
-func (s *sendAPIInstance) waitMessages(t *testing.T, n int) [][]byte {
+func (s *published) waitMessages(t *testing.T, n int) [][]byte {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
@@ -72,7 +73,7 @@ var queueIDRE = regexp.MustCompile(`^[0-9a-v]{26}$`)
 // every copy, each with two DKIM signatures that dkimpy verifies, no Bcc
 // anywhere in the header, and the parts intact.
 func TestSendGridGoToPostfix(t *testing.T) {
-	s := startSendAPI(t)
+	s := startPublished(t)
 	m := sgmail.NewV3Mail()
 	m.SetFrom(sgmail.NewEmail("Acme News", "news@acme.test"))
 	m.Subject = "Default subject"
@@ -210,7 +211,7 @@ func TestSendGridNodeToPostfix(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@sendgrid", "mail")); err != nil {
 		testenv.NeedPeer(t, "@sendgrid/mail (npm ci in cmd/postern/testdata/node)")
 	}
-	s := startSendAPI(t)
+	s := startPublished(t)
 	run := func(msg map[string]any) (int, string, string) {
 		in, _ := json.Marshal(map[string]any{"key": s.key, "baseUrl": s.base, "msg": msg})
 		cmd := exec.Command(node, filepath.Join(dir, "send.js"))
@@ -254,7 +255,7 @@ func TestSendGridNodeToPostfix(t *testing.T) {
 // TestSendAtAndSandbox: send_at holds a message until its time, then it
 // is delivered; sandbox mode validates and queues nothing.
 func TestSendAtAndSandbox(t *testing.T) {
-	s := startSendAPI(t)
+	s := startPublished(t)
 	post := func(extra map[string]any) (int, string, string) {
 		body := map[string]any{
 			"personalizations": []any{map[string]any{"to": []any{map[string]string{"email": "sam@example.test"}}}},
@@ -326,7 +327,7 @@ func first(vs []string) string {
 // unique args are kept with the message and the header is not delivered.
 func TestHeaderHygieneToPostfix(t *testing.T) {
 	swaks := needPeer(t, "swaks")
-	s := startSendAPI(t)
+	s := startPublished(t)
 	host, port, _ := net.SplitHostPort(s.addr("submission"))
 	forged := []string{"X-Originating-IP: [10.66.66.66]", "Authentication-Results: mail.postern.test; dkim=pass header.d=bank.test"}
 	smtpSend := func(to string) string {

@@ -118,22 +118,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	logs := &testenv.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	fc := submit.Config{
-		Hostname:         "mx.postern.test",
-		MaxMessageBytes:  o.maxBytes,
-		MaxRecipients:    o.maxRcpts,
-		AuthFailureDelay: o.authDelay,
-		Accounts:         accts,
-		Lockout:          submittest.NoLockout{},
-		Identity:         submittest.AnyIdentity{},
-		Quota:            submittest.NoLimits{},
-		Scanner:          submittest.AcceptAll{},
-		Abuse:            submittest.NoAbuse{},
-		Signer:           submittest.NoSigning{},
-		Queue:            enq,
-		Logger:           log,
-		Now:              o.now,
-	}
+	fc := submittest.Config(accts, enq)
+	fc.MaxMessageBytes, fc.MaxRecipients, fc.AuthFailureDelay = o.maxBytes, o.maxRcpts, o.authDelay
+	fc.Logger, fc.Now = log, o.now
 	if o.lockout != nil {
 		fc.Lockout = o.lockout
 	}

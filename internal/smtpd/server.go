@@ -69,11 +69,8 @@ type Config struct {
 
 // MaxLineLength is the engine's hard line limit: twice RFC 5321's 1000
 // octets, as go-smtp recommends; a longer line closes the connection. DATA
-// lines are held to the RFC's 1000 by the session.
+// lines are held to the RFC's 1000 by the funnel (submit.MaxDataLine).
 const MaxLineLength = 2000
-
-// MaxDataLine is RFC 5321 §4.5.3.1.6's text line limit, CRLF included.
-const MaxDataLine = 1000
 
 // Server serves SMTP on any number of listeners.
 type Server struct {

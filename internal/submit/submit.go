@@ -135,10 +135,6 @@ func New(cfg Config) (*Funnel, error) {
 	return &Funnel{cfg: cfg}, nil
 }
 
-// MaxMessageBytes is the size limit Commit enforces, for a way in to
-// announce (SMTP SIZE) and enforce while reading.
-func (f *Funnel) MaxMessageBytes() int64 { return f.cfg.MaxMessageBytes }
-
 // Credentials are what a client presented.
 type Credentials struct {
 	Authzid  string // SASL authorization identity; "" when none

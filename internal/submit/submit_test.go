@@ -54,12 +54,7 @@ func newFixture(t *testing.T, edit func(*submit.Config)) *fixture {
 	done := make(chan struct{})
 	go func() { defer close(done); q.Run(qctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	cfg := submit.Config{
-		Hostname: "mx.postern.test", MaxMessageBytes: 1 << 20, MaxRecipients: 5,
-		Accounts: accts, Lockout: submittest.NoLockout{}, Identity: submittest.AnyIdentity{},
-		Quota: submittest.NoLimits{}, Scanner: submittest.AcceptAll{}, Abuse: submittest.NoAbuse{},
-		Signer: submittest.NoSigning{}, Queue: q,
-	}
+	cfg := submittest.Config(accts, q)
 	if edit != nil {
 		edit(&cfg)
 	}

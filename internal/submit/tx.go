@@ -22,10 +22,6 @@ import (
 // MaxDataLine is RFC 5321 §4.5.3.1.6's text line limit, CRLF included.
 const MaxDataLine = 1000
 
-// MaxSendAhead is how far ahead a message may be scheduled (send_at),
-// as SendGrid allows.
-const MaxSendAhead = 72 * time.Hour
-
 // Origin is how a message reached Postern, for its Received field.
 type Origin struct {
 	Helo string // the SMTP client's EHLO argument; "" over HTTP
@@ -187,8 +183,13 @@ func (tx *Tx) Commit(ctx context.Context, body []byte, o CommitOptions) (Receipt
 		meta = mergeMeta(meta, m)
 	}
 	now := f.cfg.Now()
-	if !meta.SendAt.IsZero() && meta.SendAt.After(now.Add(MaxSendAhead)) {
-		return Receipt{}, refuse(ReasonSendAt, "send_at is more than 72 hours ahead")
+	// One rule for send_at, the send API's (a past time means at once).
+	if meta.SendAt, err = compose.CheckSendAt(meta.SendAt, compose.Options{Now: now}); err != nil {
+		text := "send_at is too far ahead"
+		if ce := (*compose.Errors)(nil); errors.As(err, &ce) && len(*ce) > 0 {
+			text = "send_at " + (*ce)[0].Message
+		}
+		return Receipt{}, refuse(ReasonSendAt, text)
 	}
 	id, err := queue.NewID(now, f.cfg.Rand)
 	if err != nil {

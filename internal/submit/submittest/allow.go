@@ -13,6 +13,7 @@ import (
 	"github.com/postern/postern/internal/message"
 	"github.com/postern/postern/internal/ratelimit"
 	"github.com/postern/postern/internal/spamscan"
+	"github.com/postern/postern/internal/submit"
 )
 
 // AnyIdentity lets every principal send as every address.
@@ -60,3 +61,23 @@ func (NoLockout) Succeed(netip.Addr, string, time.Time)                 {}
 type NoAbuse struct{}
 
 func (NoAbuse) SpamRejected(context.Context, string, time.Time) (string, error) { return "", nil }
+
+// Config is a funnel config for tests: accounts and queue real, every
+// other control an allow-all double of this package, hostname
+// mx.postern.test, 1 MiB and 5 recipients per message. A test replaces
+// the fields it exercises.
+func Config(accounts submit.Accounts, queue submit.Enqueuer) submit.Config {
+	return submit.Config{
+		Hostname:        "mx.postern.test",
+		MaxMessageBytes: 1 << 20,
+		MaxRecipients:   5,
+		Accounts:        accounts,
+		Lockout:         NoLockout{},
+		Identity:        AnyIdentity{},
+		Quota:           NoLimits{},
+		Scanner:         AcceptAll{},
+		Abuse:           NoAbuse{},
+		Signer:          NoSigning{},
+		Queue:           queue,
+	}
+}

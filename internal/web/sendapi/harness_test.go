@@ -81,20 +81,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	logs := &testenv.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	fc := submit.Config{
-		Hostname:        "mx.postern.test",
-		MaxMessageBytes: o.maxBytes,
-		MaxRecipients:   o.maxRcpts,
-		Accounts:        accts,
-		Lockout:         submittest.NoLockout{},
-		Identity:        submittest.AnyIdentity{},
-		Quota:           submittest.NoLimits{},
-		Scanner:         submittest.AcceptAll{},
-		Abuse:           submittest.NoAbuse{},
-		Signer:          submittest.NoSigning{},
-		Queue:           q,
-		Logger:          log,
-	}
+	fc := submittest.Config(accts, q)
+	fc.MaxMessageBytes, fc.MaxRecipients, fc.Logger = o.maxBytes, o.maxRcpts, log
 	if o.quota != nil {
 		fc.Quota = o.quota
 	}
