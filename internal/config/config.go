@@ -83,10 +83,27 @@ type SMTP struct {
 	MaxErrors int `toml:"max_errors"`
 	// ShutdownTimeout bounds how long a graceful stop waits for sessions.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
-	// MaxConnections bounds connections in all; MaxConnectionsPerIP those
-	// from one IPv4 address or IPv6 /64.
+	// MaxConnections bounds the submission listeners' connections in all
+	// (submission and submissions together); MXMaxConnections the MX
+	// listeners', a budget of their own, so strangers on the public port
+	// cannot take the slots of paying tenants. MaxConnectionsPerIP bounds
+	// those from one IPv4 address or IPv6 /64 on each kind of listener,
+	// MaxConnectionsPer48 those from one IPv6 /48.
 	MaxConnections      int `toml:"max_connections"`
+	MXMaxConnections    int `toml:"mx_max_connections"`
 	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+	MaxConnectionsPer48 int `toml:"max_connections_per_48"`
+	// UnauthenticatedLifetime is how long a session may stay open without
+	// a successful AUTH; MaxIdleCommands how many commands that move no
+	// mail (NOOP, RSET, VRFY, HELP, a repeated EHLO) a session may send.
+	UnauthenticatedLifetime Duration `toml:"unauthenticated_lifetime"`
+	MaxIdleCommands         int      `toml:"max_idle_commands"`
+	// MXMaxMessageBytes bounds mail to return paths (DSNs, ARF reports),
+	// which needs far less than a submission.
+	MXMaxMessageBytes int64 `toml:"mx_max_message_bytes"`
+	// MaxInflightBytes bounds the message bytes all sessions together hold
+	// in memory while reading DATA; past it a DATA is refused with 452.
+	MaxInflightBytes int64 `toml:"max_inflight_bytes"`
 	// LockoutFailures failed AUTHs per minute from one client (or against
 	// one key id) lock that client out for LockoutBackoff, doubling on
 	// repetition up to LockoutMax.
@@ -129,6 +146,9 @@ type Domains struct {
 	// is that subdomain's label.
 	ReturnPathHost  string `toml:"return_path_host"`
 	ReturnPathLabel string `toml:"return_path_label"`
+	// ReturnPathLifetime is how long a return-path address stays valid
+	// after the delivery attempt that used it: its date is in its MAC.
+	ReturnPathLifetime Duration `toml:"return_path_lifetime"`
 }
 
 // Abuse configures automatic suspension; zero disables a rule.
@@ -187,6 +207,14 @@ type Delivery struct {
 	GiveUpAfter Duration `toml:"give_up_after"`
 	// DelayNotice is the age at which the sender is told of a delay.
 	DelayNotice Duration `toml:"delay_notice"`
+	// MaxLookups bounds the DNS route lookups (MX and addresses) running
+	// at once, over all destinations.
+	MaxLookups int `toml:"max_lookups"`
+	// AllowPrivateNetworks lets delivery connect to loopback, private
+	// (RFC 1918, RFC 4193) and link-local addresses. Off, a recipient
+	// domain whose MX points there fails permanently: a tenant's DNS must
+	// not aim Postern at internal services. Tests set it.
+	AllowPrivateNetworks bool `toml:"allow_private_networks"`
 }
 
 // Duration is a time.Duration written as text: "30s", "5m", "1h30m".
@@ -226,16 +254,22 @@ func Default() Config {
 			MaxErrors:       10,
 			ShutdownTimeout: Duration{30 * time.Second},
 
-			MaxConnections:      1000,
-			MaxConnectionsPerIP: 20,
-			LockoutFailures:     10,
-			LockoutBackoff:      Duration{time.Minute},
-			LockoutMax:          Duration{time.Hour},
-			AuthFailureDelay:    Duration{500 * time.Millisecond},
+			MaxConnections:          1000,
+			MXMaxConnections:        500,
+			MaxConnectionsPerIP:     20,
+			MaxConnectionsPer48:     100,
+			UnauthenticatedLifetime: Duration{5 * time.Minute},
+			MaxIdleCommands:         20,
+			MXMaxMessageBytes:       1 << 20,
+			MaxInflightBytes:        256 << 20,
+			LockoutFailures:         10,
+			LockoutBackoff:          Duration{time.Minute},
+			LockoutMax:              Duration{time.Hour},
+			AuthFailureDelay:        Duration{500 * time.Millisecond},
 		},
 		Limits: Limits{Mode: "reject"},
 		Domains: Domains{Recheck: Duration{6 * time.Hour}, RotationOverlap: Duration{7 * 24 * time.Hour},
-			SPFIPs: []string{}, ReturnPathLabel: "pst-bounces"},
+			SPFIPs: []string{}, ReturnPathLabel: "pst-bounces", ReturnPathLifetime: Duration{30 * 24 * time.Hour}},
 		Abuse: Abuse{SuspendSpamRejections: 10, SpamWindow: Duration{time.Hour},
 			SuspendBounceRate: 0.2, BounceMinimum: 100, BounceWindow: Duration{24 * time.Hour}},
 		Spam: Spam{Timeout: Duration{10 * time.Second}, FailOpen: true, Threshold: 5},
@@ -247,6 +281,7 @@ func Default() Config {
 			RetryFirst:     Duration{time.Minute},
 			GiveUpAfter:    Duration{5 * 24 * time.Hour},
 			DelayNotice:    Duration{4 * time.Hour},
+			MaxLookups:     16,
 		},
 	}
 }
@@ -421,6 +456,8 @@ func (c Config) Validate() error {
 		{"domains.rotation_overlap", c.Domains.RotationOverlap},
 		{"delivery.give_up_after", c.Delivery.GiveUpAfter},
 		{"delivery.delay_notice", c.Delivery.DelayNotice},
+		{"smtp.unauthenticated_lifetime", c.SMTP.UnauthenticatedLifetime},
+		{"domains.return_path_lifetime", c.Domains.ReturnPathLifetime},
 	} {
 		if d.d.Duration <= 0 {
 			bad(d.key, "%s: must be greater than zero", d.d)
@@ -453,8 +490,26 @@ func (c Config) Validate() error {
 	if n := c.SMTP.MaxConnections; n < 1 {
 		bad("smtp.max_connections", "%d: must be at least 1", n)
 	}
+	if n := c.SMTP.MXMaxConnections; n < 1 {
+		bad("smtp.mx_max_connections", "%d: must be at least 1", n)
+	}
 	if n := c.SMTP.MaxConnectionsPerIP; n < 1 || n > c.SMTP.MaxConnections {
 		bad("smtp.max_connections_per_ip", "%d: must be between 1 and smtp.max_connections", n)
+	}
+	if n := c.SMTP.MaxConnectionsPer48; n < c.SMTP.MaxConnectionsPerIP {
+		bad("smtp.max_connections_per_48", "%d: must be at least smtp.max_connections_per_ip", n)
+	}
+	if c.SMTP.MaxIdleCommands < 1 {
+		bad("smtp.max_idle_commands", "%d: must be at least 1", c.SMTP.MaxIdleCommands)
+	}
+	if n := c.SMTP.MXMaxMessageBytes; n < 1 || n > c.SMTP.MaxMessageBytes {
+		bad("smtp.mx_max_message_bytes", "%d: must be between 1 and smtp.max_message_bytes", n)
+	}
+	if n := c.SMTP.MaxInflightBytes; n < c.SMTP.MaxMessageBytes {
+		bad("smtp.max_inflight_bytes", "%d: must be at least smtp.max_message_bytes", n)
+	}
+	if c.Delivery.MaxLookups < 1 {
+		bad("delivery.max_lookups", "%d: must be at least 1", c.Delivery.MaxLookups)
 	}
 	if c.SMTP.LockoutFailures < 1 {
 		bad("smtp.lockout_failures", "%d: must be at least 1", c.SMTP.LockoutFailures)

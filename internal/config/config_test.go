@@ -344,8 +344,8 @@ func TestEnvNames(t *testing.T) {
 			t.Errorf("%s -> %q, want %q", name, got[name], key)
 		}
 	}
-	if len(vars) != 55 {
-		t.Errorf("%d keys, want 55 (a key was added: update this test and postern.example.toml)", len(vars))
+	if len(vars) != 64 {
+		t.Errorf("%d keys, want 64 (a key was added: update this test and postern.example.toml)", len(vars))
 	}
 }
 
@@ -394,6 +394,7 @@ func TestValidate(t *testing.T) {
 			c.SMTP.Submissions = []string{"0.0.0.0:465"}
 			c.SMTP.MX = []string{"[2001:db8::1]:25", "localhost:0"}
 			c.SMTP.MaxMessageBytes = 1 << 30
+			c.SMTP.MaxInflightBytes = 2 << 30
 			c.SMTP.MaxRecipients = 100000
 			c.DNS.Resolver = "[::1]:53"
 			c.Delivery.Port = 65535
