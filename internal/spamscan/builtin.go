@@ -57,6 +57,7 @@ func (b Builtin) scan(msg []byte) Verdict {
 	w := &walker{}
 	w.walk(h, body, 0)
 	w.scanRawFields(msg)
+	w.checkUUEncoded(msg)
 
 	subject, hasSubject := h.first("subject")
 	subject = decodeWords(subject)

@@ -24,9 +24,13 @@
 //     parser would not (a parser differential) is still seen; the price
 //     is that a text quoting such a field, with an executable's name, at
 //     the start of a line is refused as well.
+//     Every decoded leaf that is a zip archive, whatever its name or type
+//     says, is looked into, and so is every text for uuencoded files
+//     (both below): an executable there is refused the same way.
 //  3. A message nested deeper than 16 levels or with more than 500 parts
 //     is refused (MIME_TOO_COMPLEX): what cannot be scanned whole does
-//     not go out.
+//     not go out. So is an archive that cannot be looked into whole
+//     (below).
 //  4. The scored rules below add up. A total at or over the threshold
 //     (Builtin.Threshold, DefaultThreshold = 5) is a reject; at or over
 //     half of it, the message is accepted with the headers X-Spam: Yes,
@@ -48,17 +52,38 @@
 //	                        parent or subdomain of it
 //	HTML_ONLY          1.0  a text/html part and no text/plain one
 //
-// The executable extensions and media types:
+// The executable extensions: what runs, installs, mounts or carries code
+// when it is opened (after the file types Gmail refuses, in archives too,
+// and Outlook blocks; without what is only data, such as certificates and
+// databases):
 //
-//	.exe .scr .com .pif .bat .cmd .vbs .js .jse .wsf .msi .dll .cpl .jar
-//	.hta .ps1 .lnk .iso
+//	programs, installers  .exe .ex_ .com .scr .pif .cpl .dll .sys .vxd .msi .msp
+//	                      .mst .msu .appx .appxbundle .msix .msixbundle
+//	                      .appinstaller .application .appref-ms .xbap .gadget
+//	                      .jar .jnlp .dmg .pkg .command .apk
+//	scripts               .bat .cmd .vb .vbs .vbe .js .jse .mjs .ws .wsf .wsh .wsc
+//	                      .ps1 .ps1xml .ps2 .ps2xml .psc1 .psc2 .psm1 .psd1
+//	                      .msh .msh1 .msh2 .mshxml .msh1xml .msh2xml
+//	                      .hta .sct .scf .shb .shs .inf .ins .isp .reg
+//	shortcuts, settings   .lnk .url .website .settingcontent-ms .library-ms
+//	                      .search-ms .searchconnector-ms .appcontent-ms .xnk .wsb
+//	disk images           .iso .img .vhd .vhdx
+//	code in documents     .xll .iqy .slk .one .onepkg .chm .hlp .msc .diagcab
+//	                      .diagcfg .diagpkg .cab .ade .adp .mde
+//
+// The executable media types:
 //
 //	application/x-msdownload          application/x-dosexec
 //	application/x-msdos-program       application/x-ms-dos-executable
 //	application/x-executable          application/vnd.microsoft.portable-executable
 //	application/x-msi                 application/x-ms-installer
 //	application/x-ms-shortcut         application/java-archive
-//	application/hta
+//	application/hta                   application/x-ms-application
+//	application/x-iso9660-image       application/x-apple-diskimage
+//	application/vnd.ms-htmlhelp       application/onenote
+//	application/msonenote             application/x-mswinurl
+//	application/appx                  application/appxbundle
+//	application/msix                  application/msixbundle
 //
 // The file name forms, all refused:
 //
@@ -67,6 +92,45 @@
 //	Content-Disposition: attachment; filename*=UTF-8''evil%2Eexe
 //	Content-Disposition: attachment; filename*0="ev"; filename*1="il.exe"
 //	Content-Type: application/octet-stream; name="evil.scr."
+//
+// # Archives
+//
+// A decoded leaf is a zip archive (PKWARE APPNOTE.TXT) when it starts with
+// a local file header or ends with an end of central directory record,
+// whatever the part's name or type: a zip renamed .pdf is still looked
+// into. Only the names of its entries are read, never their content, with
+// two lists: the central directory (archive/zip, what Windows and most
+// extractors show) and the local file headers (read here: what a reader
+// of a damaged archive, or of one without a central directory, shows). An
+// executable name in either is refused, with the reason "executable
+// attachment refused: .exe (in a zip archive)". Encryption hides the
+// content, not the names, so an encrypted archive is judged the same way.
+//
+// One level of nesting is opened: an entry named .zip is inflated (at most
+// 32 MiB for all the archives inside one message together) and its names
+// are read in turn. Refused as MIME_TOO_COMPLEX, since they cannot be
+// looked into whole: an archive larger than 32 MiB (more than the default
+// message size), or with more than 1000 central directory or more than
+// 1000 local file headers (those of an archive stored inside counted too:
+// this bounds what archive/zip reads into memory), or with an entry name
+// longer than 4096 octets; an archive inside an archive inside an
+// archive; an archive inside that is encrypted, uses a method Go cannot
+// inflate, is damaged or is too large; an archive that only the local
+// headers name. Other archive formats (7z, RAR, tar, gzip) are not opened,
+// and not refused.
+//
+// # uuencode
+//
+// Mail clients decode uuencoded files in a text body. Every line of the
+// raw message and of every decoded leaf that starts a uuencoded file —
+// "begin" or "begin-base64", an octal mode, the file name, case and
+// leading white space ignored — is read for the name: an executable name
+// is refused ("executable attachment refused: .exe (uuencoded)"), and so
+// is a zip archive's, as MIME_TOO_COMPLEX, since uuencode is not decoded
+// here and the archive could not be looked into. Other uuencoded files
+// (a report.txt from a cron job) pass: uuencode alone is not a sign of
+// abuse. The price is that a line of prose that starts with "begin 644"
+// and ends with an executable's name is refused too.
 //
 // A refusal's score is HardScore (1000).
 //

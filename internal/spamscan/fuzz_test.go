@@ -63,3 +63,40 @@ func checkVerdict(t *testing.T, v Verdict) {
 		t.Fatalf("action %s, decision %+v", v.Action, d)
 	}
 }
+
+// FuzzArchive: looking into any bytes as a zip archive never panics, and
+// what it refuses is named by a known extension or is "too complex".
+func FuzzArchive(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		w := &walker{}
+		w.checkArchive(data, 0)
+		if w.exec != "" {
+			ext, ok := strings.CutSuffix(w.exec, " (in a zip archive)")
+			if !ok || !execExtensions[ext] {
+				t.Fatalf("exec %q", w.exec)
+			}
+			if w.tooDeep {
+				t.Fatal("both an executable and too complex")
+			}
+		}
+		if w.inflated > maxInflatedBytes+1 {
+			t.Fatalf("inflated %d octets", w.inflated)
+		}
+	})
+}
+
+// FuzzUUNames: every name found is on a begin line of the text, trimmed
+// and on one line.
+func FuzzUUNames(f *testing.F) {
+	f.Fuzz(func(t *testing.T, text []byte) {
+		uuNames(text, func(name string) bool {
+			if name == "" || strings.ContainsAny(name, "\r\n") || strings.Trim(name, " \t") != name {
+				t.Fatalf("name %q", name)
+			}
+			if !bytes.Contains(bytes.ToLower(text), []byte("begin")) || !bytes.Contains(text, []byte(name)) {
+				t.Fatalf("name %q not in the text", name)
+			}
+			return true
+		})
+	})
+}

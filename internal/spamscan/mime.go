@@ -105,6 +105,7 @@ type walker struct {
 	hasPlain bool
 	hasHTML  bool
 	content  bool // some leaf has more than whitespace
+	inflated int  // octets of archives inside archives inflated so far
 }
 
 // walk visits an entity: its own Content-Type and Content-Disposition
@@ -144,6 +145,8 @@ func (w *walker) walk(h header, body []byte, depth int) {
 	}
 	data := decodeBody(h, body)
 	w.decoded = append(w.decoded, data)
+	w.checkArchive(data, 0)
+	w.checkUUEncoded(data)
 	if len(bytes.TrimSpace(data)) > 0 {
 		w.content = true
 	}
@@ -429,12 +432,36 @@ func decode2231(v string, first bool) string {
 // client would honour.
 func anyCharset(_ string, r io.Reader) (io.Reader, error) { return r, nil }
 
-// execExtensions are the file name extensions refused as executable.
-var execExtensions = map[string]bool{
-	".exe": true, ".scr": true, ".com": true, ".pif": true, ".bat": true,
-	".cmd": true, ".vbs": true, ".js": true, ".jse": true, ".wsf": true,
-	".msi": true, ".dll": true, ".cpl": true, ".jar": true, ".hta": true,
-	".ps1": true, ".lnk": true, ".iso": true,
+// execExtensions are the file name extensions refused as executable:
+// what runs, installs, mounts or carries code when opened (doc.go lists
+// them by kind, and must be kept in step).
+var execExtensions = setOf(
+	// programs and installers
+	".exe", ".ex_", ".com", ".scr", ".pif", ".cpl", ".dll", ".sys", ".vxd", ".msi", ".msp", ".mst", ".msu",
+	".appx", ".appxbundle", ".msix", ".msixbundle", ".appinstaller",
+	".application", ".appref-ms", ".xbap", ".gadget", ".jar", ".jnlp",
+	".dmg", ".pkg", ".command", ".apk",
+	// scripts
+	".bat", ".cmd", ".vb", ".vbs", ".vbe", ".js", ".jse", ".mjs", ".ws", ".wsf", ".wsh", ".wsc",
+	".ps1", ".ps1xml", ".ps2", ".ps2xml", ".psc1", ".psc2", ".psm1", ".psd1",
+	".msh", ".msh1", ".msh2", ".mshxml", ".msh1xml", ".msh2xml",
+	".hta", ".sct", ".scf", ".shb", ".shs", ".inf", ".ins", ".isp", ".reg",
+	// shortcuts and settings that run what they point at
+	".lnk", ".url", ".website", ".settingcontent-ms", ".library-ms", ".search-ms",
+	".searchconnector-ms", ".appcontent-ms", ".xnk", ".wsb",
+	// disk images, mounted on a double click
+	".iso", ".img", ".vhd", ".vhdx",
+	// documents that carry code past the macro settings
+	".xll", ".iqy", ".slk", ".one", ".onepkg", ".chm", ".hlp", ".msc", ".diagcab", ".diagcfg",
+	".diagpkg", ".cab", ".ade", ".adp", ".mde",
+)
+
+func setOf(items ...string) map[string]bool {
+	m := make(map[string]bool, len(items))
+	for _, it := range items {
+		m[it] = true
+	}
+	return m
 }
 
 // execTypes are the media types refused as executable.
@@ -450,6 +477,17 @@ var execTypes = map[string]bool{
 	"application/x-ms-shortcut":                     true,
 	"application/java-archive":                      true,
 	"application/hta":                               true,
+	"application/x-ms-application":                  true,
+	"application/x-iso9660-image":                   true,
+	"application/x-apple-diskimage":                 true,
+	"application/vnd.ms-htmlhelp":                   true,
+	"application/onenote":                           true,
+	"application/msonenote":                         true,
+	"application/appx":                              true,
+	"application/appxbundle":                        true,
+	"application/msix":                              true,
+	"application/msixbundle":                        true,
+	"application/x-mswinurl":                        true,
 }
 
 // execExtension returns the executable extension of a file name, lower
@@ -457,19 +495,26 @@ var execTypes = map[string]bool{
 // ("a.exe. " runs as a.exe), and a NUL ends the name for many programs,
 // so both are seen through.
 func execExtension(name string) string {
-	if i := strings.IndexByte(name, 0); i >= 0 {
-		if ext := execExtension(name[i+1:]); ext != "" {
+	for _, ext := range extensions(name) {
+		if execExtensions[ext] {
 			return ext
 		}
+	}
+	return ""
+}
+
+// extensions returns the extensions, lower case with their dot, that
+// programs may see in a file name: trailing dots, spaces and quotes
+// ignored, and a NUL ending the name or not.
+func extensions(name string) []string {
+	var exts []string
+	if i := strings.IndexByte(name, 0); i >= 0 {
+		exts = extensions(name[i+1:])
 		name = name[:i]
 	}
 	name = strings.ToLower(strings.TrimRight(name, ". \t\"'"))
-	i := strings.LastIndexByte(name, '.')
-	if i < 0 {
-		return ""
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		exts = append(exts, name[i:])
 	}
-	if ext := name[i:]; execExtensions[ext] {
-		return ext
-	}
-	return ""
+	return exts
 }
