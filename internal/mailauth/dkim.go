@@ -32,8 +32,15 @@ const MaxSignatures = 16
 // ErrTooManySignatures is the Err of the Results beyond MaxSignatures.
 var ErrTooManySignatures = errors.New("mailauth: too many DKIM signatures, not checked")
 
-// signedHeaders are the header fields Sign covers when present (RFC 6376
-// section 5.4.1), in the order they are listed in h=.
+// signedHeaders are the header fields Sign covers (RFC 6376 section
+// 5.4.1), in the order they are listed in h=. Each is oversigned (section
+// 8.15): listed once more than it occurs, once when it is absent, so that
+// an instance added anywhere in the header, or where there was none,
+// breaks the signature. A verifier takes instances from the bottom up and
+// signs a missing one as empty; without the extra entry, a second Subject
+// added above the signed one would leave the signature valid while many
+// mail readers show the added one. Every field here changes what a reader
+// sees or how the body is read, or where replies and unsubscriptions go.
 var signedHeaders = []string{
 	"From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To",
 	"In-Reply-To", "References", "MIME-Version", "Content-Type",
@@ -71,8 +78,8 @@ func (k Key) Algorithm() (Algorithm, error) {
 // with; it must have a From field.
 //
 // Canonicalization is relaxed/relaxed and the body length is never limited.
-// The signed fields are those of signedHeaders that are present, each as
-// often as it occurs, with From listed once more (oversigned).
+// The signed fields are those of signedHeaders, each listed once more
+// than it occurs (oversigned), absent ones once.
 //
 // now is the signing time the caller means. Limitation: go-msgauth v0.7
 // writes t= from the system clock and offers no clock option, so t= is the
@@ -137,11 +144,7 @@ func signedKeys(fields []headerField) []string {
 	}
 	var keys []string
 	for _, name := range signedHeaders {
-		n := count[strings.ToLower(name)]
-		if name == "From" {
-			n++
-		}
-		for range n {
+		for range count[strings.ToLower(name)] + 1 {
 			keys = append(keys, name)
 		}
 	}

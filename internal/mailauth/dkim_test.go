@@ -160,7 +160,10 @@ func TestSignTags(t *testing.T) {
 	tags := firstSignatureTags(t, signed)
 	want := map[string]string{
 		"v": "1", "a": "rsa-sha256", "c": "relaxed/relaxed", "d": "example.test", "s": "rsa1",
-		"h": "From:From:To:Cc:Subject:Date:References:List-Unsubscribe:List-Unsubscribe-Post",
+		// Every field of signedHeaders once more than it occurs.
+		"h": "From:From:To:To:Cc:Cc:Subject:Subject:Date:Date:Message-ID:Reply-To:In-Reply-To:References:References:" +
+			"MIME-Version:Content-Type:Content-Transfer-Encoding:List-Unsubscribe:List-Unsubscribe:" +
+			"List-Unsubscribe-Post:List-Unsubscribe-Post",
 	}
 	for k, v := range want {
 		if tags[k] != v {

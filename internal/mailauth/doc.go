@@ -11,10 +11,14 @@
 //
 //   - relaxed/relaxed canonicalization (RFC 6376 section 3.4.2, 3.4.4);
 //   - no l= tag: the whole body is always signed (RFC 6376 section 8.2);
-//   - the header fields of RFC 6376 section 5.4.1 that are present, each as
-//     many times as it occurs, and From once more than it occurs
-//     ("oversigning", section 5.4.2 and 8.15), so that a From added in
-//     transit breaks the signature;
+//   - the header fields of RFC 6376 section 5.4.1 that change what a
+//     reader sees (From, To, Cc, Subject, Date, Message-ID, Reply-To,
+//     In-Reply-To, References, MIME-Version, Content-Type,
+//     Content-Transfer-Encoding, List-Unsubscribe, List-Unsubscribe-Post),
+//     each listed once more than it occurs, an absent one once
+//     ("oversigning", section 5.4.2 and 8.15), so that an instance added
+//     in transit, above the signed one or below it or where there was
+//     none, breaks the signature;
 //   - one DKIM-Signature per key, prepended (section 5.6).
 //
 // Verify checks every signature (section 6) with an injected TXT lookup
