@@ -25,7 +25,7 @@ func userSuspend(ctx context.Context, a *app.App, args []string, stdout, stderr 
 	if err := a.Store.SetSuspended(ctx, pos[0], time.Now(), *reason); err != nil {
 		return friendly(err, "user", pos[0])
 	}
-	fmt.Fprintf(stderr, "suspended %s: its keys are refused from now on\n", pos[0])
+	fmt.Fprintf(stderr, "suspended %s: its keys are refused from now on\n", printable(pos[0]))
 	return nil
 }
 
@@ -37,7 +37,7 @@ func userResume(ctx context.Context, a *app.App, args []string, stdout, stderr i
 	if err := a.Store.SetSuspended(ctx, name, time.Time{}, ""); err != nil {
 		return friendly(err, "user", name)
 	}
-	fmt.Fprintf(stderr, "resumed %s\n", name)
+	fmt.Fprintf(stderr, "resumed %s\n", printable(name))
 	return nil
 }
 
@@ -67,13 +67,13 @@ func userSet(ctx context.Context, a *app.App, args []string, stdout, stderr io.W
 		if err := a.Store.SetHideOriginatingIP(ctx, pos[0], hide); err != nil {
 			return friendly(err, "user", pos[0])
 		}
-		fmt.Fprintf(stderr, "X-Originating-IP %s for %s\n", *orig, pos[0])
+		fmt.Fprintf(stderr, "X-Originating-IP %s for %s\n", *orig, printable(pos[0]))
 	}
 	if *spam >= 0 {
 		if err := a.Store.SetSpamThreshold(ctx, pos[0], *spam); err != nil {
 			return friendly(err, "user", pos[0])
 		}
-		fmt.Fprintf(stderr, "spam threshold %g for %s\n", *spam, pos[0])
+		fmt.Fprintf(stderr, "spam threshold %g for %s\n", *spam, printable(pos[0]))
 	}
 	return nil
 }
@@ -125,12 +125,12 @@ func userShow(ctx context.Context, a *app.App, args []string, stdout, stderr io.
 		spam = fmt.Sprint(u.SpamThreshold)
 	}
 	fmt.Fprintf(stdout, "name:             %s\nparent:           %s\ncreated:          %s\nstate:            %s\nallowed from:     %s\nx-originating-ip: %s\nspam threshold:   %s\nkeys:             %d active, %d revoked\n",
-		u.Name, orDash(u.ParentName), stamp(u.CreatedAt), state, allow, orig, spam, active, len(keys)-active)
+		printable(u.Name), printable(orDash(u.ParentName)), stamp(u.CreatedAt), printable(state), printable(allow), orig, spam, active, len(keys)-active)
 	usage, err := usageLines(ctx, a, u.Name, time.Now())
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(stdout, "usage:\n"+usage)
+	fmt.Fprint(stdout, "usage:\n"+printableLines(usage))
 	return nil
 }
 
@@ -207,7 +207,7 @@ func ipList(ctx context.Context, a *app.App, args []string, stdout, stderr io.Wr
 		return err
 	}
 	for _, p := range ips {
-		fmt.Fprintln(stdout, p)
+		fmt.Fprintln(stdout, printable(p))
 	}
 	return nil
 }

@@ -51,6 +51,7 @@ var adminCommands = map[string]adminCommand{
 	"sender add":         senderAdd,
 	"sender confirm":     senderConfirm,
 	"sender list":        senderList,
+	"sender share":       senderShare,
 }
 
 func userCreate(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
@@ -68,9 +69,9 @@ func userCreate(ctx context.Context, a *app.App, args []string, stdout, stderr i
 		return friendly(err, "user", pos[0])
 	}
 	if u.ParentName != "" {
-		fmt.Fprintf(stderr, "created subuser %s of %s\n", u.Name, u.ParentName)
+		fmt.Fprintf(stderr, "created subuser %s of %s\n", printable(u.Name), printable(u.ParentName))
 	} else {
-		fmt.Fprintf(stderr, "created account %s\n", u.Name)
+		fmt.Fprintf(stderr, "created account %s\n", printable(u.Name))
 	}
 	return nil
 }
@@ -85,7 +86,7 @@ func userList(ctx context.Context, a *app.App, args []string, stdout, stderr io.
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	for _, u := range users {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, orDash(u.ParentName), stamp(u.CreatedAt))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", printable(u.Name), printable(orDash(u.ParentName)), stamp(u.CreatedAt))
 	}
 	return tw.Flush()
 }
@@ -119,7 +120,7 @@ func apikeyCreate(ctx context.Context, a *app.App, args []string, stdout, stderr
 		return friendly(err, "user", *user)
 	}
 	fmt.Fprintf(stderr, "created API key %s for %s (scopes %s); it is shown once, store it now\n",
-		rec.ID, rec.UserName, strings.Join(rec.Scopes, ","))
+		rec.ID, printable(rec.UserName), printable(strings.Join(rec.Scopes, ",")))
 	if len(rec.AllowIPs) > 0 {
 		fmt.Fprintf(stderr, "it may be used only from %s\n", strings.Join(rec.AllowIPs, ", "))
 	}
@@ -146,7 +147,7 @@ func apikeyList(ctx context.Context, a *app.App, args []string, stdout, stderr i
 		if len(k.AllowIPs) > 0 {
 			allow = strings.Join(k.AllowIPs, ",")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\tfrom=%s\n", k.ID, k.UserName, orDash(k.Name), strings.Join(k.Scopes, ","), state, stamp(k.CreatedAt), allow)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\tfrom=%s\n", printable(k.ID), printable(k.UserName), printable(orDash(k.Name)), printable(strings.Join(k.Scopes, ",")), state, stamp(k.CreatedAt), printable(allow))
 	}
 	return tw.Flush()
 }
@@ -185,8 +186,8 @@ func queueList(ctx context.Context, a *app.App, args []string, stdout, stderr io
 		if from == "" {
 			from = "<>"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, orDash(m.UserName), orDash(m.KeyID), from,
-			strings.Join(m.Recipients, ","), m.Size, m.State, stamp(m.CreatedAt))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", printable(m.ID), printable(orDash(m.UserName)), printable(orDash(m.KeyID)), printable(from),
+			printable(strings.Join(m.Recipients, ",")), m.Size, m.State, stamp(m.CreatedAt))
 	}
 	return tw.Flush()
 }

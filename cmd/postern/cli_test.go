@@ -142,16 +142,9 @@ func TestCLIQueueAndSuppression(t *testing.T) {
 	}
 	// A message put in the queue the way the server does.
 	ctx := context.Background()
-	conf, err := config.Load(c.config, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.Open(ctx, conf, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openApp(t, c.config)
 	u, _ := a.Store.UserByName(ctx, "acme")
-	err = a.Store.EnqueueBatch(ctx, []store.NewMessage{{ID: "0abc", UserID: u.ID, KeyID: "k1", From: "app@acme.test",
+	err := a.Store.EnqueueBatch(ctx, []store.NewMessage{{ID: "0abc", UserID: u.ID, KeyID: "k1", From: "app@acme.test",
 		Recipients: []string{"a@x.test", "b@x.test"}, Body: []byte("Subject: x\r\n\r\nhi\r\n"), CreatedAt: time.Now()}})
 	a.Close()
 	if err != nil {

@@ -15,8 +15,6 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"github.com/postern/postern/internal/app"
-	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/dnsres"
 	"github.com/postern/postern/internal/mailauth"
 	"github.com/postern/postern/internal/smtpd"
@@ -71,15 +69,7 @@ func TestDomainAddVerifySign(t *testing.T) {
 	}
 
 	// Mail from the verified domain is signed with both keys.
-	conf, err := config.Load(cfgPath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.Open(context.Background(), conf, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := openApp(t, cfgPath)
 	key, _, err := a.Accounts.CreateKey(context.Background(), "acme", "", nil)
 	if err != nil {
 		t.Fatal(err)

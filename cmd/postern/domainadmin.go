@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -42,9 +41,9 @@ func domainAdd(ctx context.Context, a *app.App, args []string, stdout, stderr io
 	if (*keyFile == "") != (*selector == "") {
 		return fmt.Errorf("%w: --dkim-key and --selector go together", errUsage)
 	}
-	name := strings.ToLower(strings.TrimSuffix(pos[0], "."))
-	if !strings.Contains(name, ".") {
-		return fmt.Errorf("%q is not a domain name", pos[0])
+	name, err := domain.CheckName(pos[0])
+	if err != nil {
+		return err
 	}
 	u, err := a.Store.UserByName(ctx, *user)
 	if err != nil {
@@ -91,9 +90,9 @@ func domainAdd(ctx context.Context, a *app.App, args []string, stdout, stderr io
 	if err := domainEvent(ctx, a, d.Name, store.DomainEventAdded, "for "+u.Name+sharedNote(*shared)+"; selectors "+rsaSel+", "+edSel); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "added %s for %s; publish these records, then run: postern domain verify %s\n", name, u.Name, name)
+	fmt.Fprintf(stderr, "added %s for %s; publish these records, then run: postern domain verify %s\n", printable(name), printable(u.Name), printable(name))
 	for _, line := range domain.ZoneLines(domainRecords(a, d)) {
-		fmt.Fprintln(stdout, line)
+		fmt.Fprintln(stdout, printable(line))
 	}
 	return nil
 }
@@ -135,9 +134,9 @@ func domainVerify(ctx context.Context, a *app.App, args []string, stdout, stderr
 		if err := domainEvent(ctx, a, d.Name, store.DomainEventTrusted, detail); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "%s is marked operator-verified (trusted)", d.Name)
+		fmt.Fprintf(stderr, "%s is marked operator-verified (trusted)", printable(d.Name))
 		if *trustRP {
-			fmt.Fprintf(stderr, "; mail from it leaves with per-recipient senders at %s", returnPathHost(a, d.Name))
+			fmt.Fprintf(stderr, "; mail from it leaves with per-recipient senders at %s", printable(returnPathHost(a, d.Name)))
 		}
 		fmt.Fprintln(stderr)
 		return nil
@@ -150,7 +149,7 @@ func domainVerify(ctx context.Context, a *app.App, args []string, stdout, stderr
 		return verifyRotation(ctx, a, res, d, stdout, stderr)
 	}
 	checks, verified := domain.Verify(ctx, res, d.Name, domainRecords(a, d))
-	fmt.Fprint(stdout, domain.Format(checks))
+	fmt.Fprint(stdout, printableLines(domain.Format(checks)))
 	if !verified {
 		return errNotVerified
 	}
@@ -163,16 +162,16 @@ func domainVerify(ctx context.Context, a *app.App, args []string, stdout, stderr
 	}
 	if rp {
 		fmt.Fprintf(stderr, "return path published: mail from %s leaves with a per-recipient envelope sender at %s, and its bounces feed the suppression list\n",
-			d.Name, returnPathHost(a, d.Name))
+			printable(d.Name), printable(returnPathHost(a, d.Name)))
 	} else {
-		fmt.Fprintf(stderr, "return path not published: mail from %s leaves with its own envelope sender, and bounces go there\n", d.Name)
+		fmt.Fprintf(stderr, "return path not published: mail from %s leaves with its own envelope sender, and bounces go there\n", printable(d.Name))
 	}
 	if d.State != store.DomainVerified {
 		if err := domainEvent(ctx, a, d.Name, store.DomainEventVerified, "DKIM records found in DNS"); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "%s is verified: mail from it is now DKIM-signed\n", d.Name)
+	fmt.Fprintf(stderr, "%s is verified: mail from it is now DKIM-signed\n", printable(d.Name))
 	return nil
 }
 
@@ -191,7 +190,7 @@ func domainList(ctx context.Context, a *app.App, args []string, stdout, stderr i
 		if d.Shared {
 			share = "shared"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s,%s\t%s\n", d.Name, d.UserName, d.State, share, d.RSASelector, d.EdSelector, stamp(d.CreatedAt))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s,%s\t%s\n", printable(d.Name), printable(d.UserName), d.State, share, printable(d.RSASelector), printable(d.EdSelector), stamp(d.CreatedAt))
 	}
 	return tw.Flush()
 }
@@ -228,9 +227,9 @@ func domainRotate(ctx context.Context, a *app.App, args []string, stdout, stderr
 	next := d
 	next.RSASelector, next.RSAKey, next.EdSelector, next.EdKey = rsaSel, rsaPEM, edSel, edPEM
 	fmt.Fprintf(stderr, "new selectors %s and %s for %s: publish these records (keep the current ones), then run postern domain verify %s; signing switches once they verify\n",
-		rsaSel, edSel, d.Name, d.Name)
+		rsaSel, edSel, printable(d.Name), printable(d.Name))
 	for _, line := range domain.ZoneLines(dkimOnly(domainRecords(a, next))) {
-		fmt.Fprintln(stdout, line)
+		fmt.Fprintln(stdout, printable(line))
 	}
 	return nil
 }
@@ -251,9 +250,9 @@ func verifyRotation(ctx context.Context, a *app.App, res dnsres.Resolver, d stor
 	next := d
 	next.RSASelector, next.RSAKey, next.EdSelector, next.EdKey = d.NextRSASelector, d.NextRSAKey, d.NextEdSelector, d.NextEdKey
 	checks, verified := domain.Verify(ctx, res, d.Name, dkimOnly(domainRecords(a, next)))
-	fmt.Fprint(stdout, domain.Format(checks))
+	fmt.Fprint(stdout, printableLines(domain.Format(checks)))
 	if !verified {
-		fmt.Fprintf(stderr, "signing continues with %s and %s until the new records verify\n", d.RSASelector, d.EdSelector)
+		fmt.Fprintf(stderr, "signing continues with %s and %s until the new records verify\n", printable(d.RSASelector), printable(d.EdSelector))
 		return errNotVerified
 	}
 	if err := a.Store.PromoteNextKeys(ctx, d.Name, time.Now()); err != nil {
@@ -264,7 +263,7 @@ func verifyRotation(ctx context.Context, a *app.App, res dnsres.Resolver, d stor
 		return err
 	}
 	fmt.Fprintf(stderr, "signing switched to %s and %s; keep the records of %s and %s published for %s (mail signed before the switch is still being delivered and checked), then remove them\n",
-		next.RSASelector, next.EdSelector, d.RSASelector, d.EdSelector, a.Config.Domains.RotationOverlap.Duration)
+		printable(next.RSASelector), printable(next.EdSelector), printable(d.RSASelector), printable(d.EdSelector), a.Config.Domains.RotationOverlap.Duration)
 	return nil
 }
 
@@ -310,7 +309,7 @@ func domainShare(ctx context.Context, a *app.App, args []string, stdout, stderr 
 	if err := domainEvent(ctx, a, d.Name, typ, detail); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", d.Name, detail)
+	fmt.Fprintf(stderr, "%s: %s\n", printable(d.Name), printable(detail))
 	return nil
 }
 
@@ -329,23 +328,23 @@ func domainShow(ctx context.Context, a *app.App, args []string, stdout, stderr i
 		return err
 	}
 	fmt.Fprintf(stdout, "domain:    %s\nuser:      %s\nstate:     %s\nshared:    %v\nselectors: %s, %s\n",
-		d.Name, d.UserName, d.State, d.Shared, d.RSASelector, d.EdSelector)
+		printable(d.Name), printable(d.UserName), d.State, d.Shared, printable(d.RSASelector), printable(d.EdSelector))
 	if d.NextRSASelector != "" {
-		fmt.Fprintf(stdout, "rotating:  to %s, %s once their records verify\n", d.NextRSASelector, d.NextEdSelector)
+		fmt.Fprintf(stdout, "rotating:  to %s, %s once their records verify\n", printable(d.NextRSASelector), printable(d.NextEdSelector))
 	}
 	rp := "not published: mail leaves with its own envelope sender"
 	if d.ReturnPath {
 		rp = "published: per-recipient senders at " + returnPathHost(a, d.Name)
 	}
-	fmt.Fprintf(stdout, "return path: %s\n", rp)
+	fmt.Fprintf(stdout, "return path: %s\n", printable(rp))
 	fmt.Fprintln(stdout, "records:")
 	for _, line := range domain.ZoneLines(domainRecords(a, d)) {
-		fmt.Fprintln(stdout, "  "+line)
+		fmt.Fprintln(stdout, "  "+printable(line))
 	}
 	fmt.Fprintln(stdout, "events:")
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	for _, e := range evs {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", stamp(e.At), e.Type, e.Detail)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", stamp(e.At), e.Type, printable(e.Detail))
 	}
 	return tw.Flush()
 }

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/postern/postern/internal/app"
+	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/testenv"
 )
 
@@ -96,6 +98,7 @@ resolver = %q
 [delivery]
 port = %d
 retry_first = "1s"
+allow_private_networks = true
 `, filepath.Join(dir, "data"), strings.Join(smtpKeys, "\n"), d.Addr, deliveryPort)
 	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
@@ -233,4 +236,20 @@ func (in *instance) trust(user, domain string) {
 	in.t.Helper()
 	in.mustCLI("domain", "add", domain, "--user", user, "--shared")
 	in.mustCLI("domain", "verify", domain, "--trust")
+}
+
+// openApp opens the instance's store and services the way the CLI does,
+// closed when the test ends.
+func openApp(t *testing.T, configPath string) *app.App {
+	t.Helper()
+	conf, err := config.Load(configPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Open(context.Background(), conf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
 }

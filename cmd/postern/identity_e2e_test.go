@@ -112,7 +112,7 @@ func TestReturnPathBounceFromPostfix(t *testing.T) {
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages in the Maildir, want ok@ only", len(msgs))
 	}
-	rp := regexp.MustCompile(`(?m)^Return-Path: <(b-` + id[1] + `-0-[a-z2-7]+@pst-bounces\.acme\.test)>`).FindSubmatch(msgs[0])
+	rp := regexp.MustCompile(`(?m)^Return-Path: <(b-` + id[1] + `-0-[0-9]+-[a-z2-7]+@pst-bounces\.acme\.test)>`).FindSubmatch(msgs[0])
 	if rp == nil {
 		t.Fatalf("delivered without the VERP return path:\n%s", msgs[0])
 	}

@@ -61,7 +61,7 @@ func limitSet(ctx context.Context, a *app.App, args []string, stdout, stderr io.
 	if err := a.Store.SetLimit(ctx, row); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "%s %s: %s\n", row.Kind, row.Subject, lim)
+	fmt.Fprintf(stderr, "%s %s: %s\n", row.Kind, printable(row.Subject), lim)
 	return nil
 }
 
@@ -83,7 +83,7 @@ func limitList(ctx context.Context, a *app.App, args []string, stdout, stderr io
 		}
 	}
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Kind, r.Subject, r.Period, count(r.Messages), count(r.Recipients), r.Mode)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", printable(r.Kind), printable(r.Subject), printable(r.Period), count(r.Messages), count(r.Recipients), printable(r.Mode))
 	}
 	return tw.Flush()
 }

@@ -54,7 +54,9 @@ Commands:
   sender add ADDRESS --user NAME [--verified]
                                           mails a confirmation code (or the operator vouches)
   sender confirm CODE                     verifies the sender the code was sent to
-  sender list [--user NAME]               ADDRESS USER STATE
+  sender list [--user NAME]               ADDRESS USER STATE[, shared]
+  sender share ADDRESS --user NAME [--off]
+                                          let every user of the owner's account send as it
 
 --config FILE may come before or after the command; POSTERN_CONFIG names it
 too. Without a file Postern runs on its embedded default (./postern-data,
@@ -90,12 +92,12 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 		return 0
 	case errors.Is(err, errUsage):
 		if msg := strings.TrimPrefix(err.Error(), errUsage.Error()); msg != "" {
-			fmt.Fprintln(stderr, "postern:"+strings.TrimPrefix(msg, ":"))
+			fmt.Fprintln(stderr, "postern:"+printableLines(strings.TrimPrefix(msg, ":")))
 		}
 		fmt.Fprint(stderr, usage)
 		return 2
 	default:
-		fmt.Fprintln(stderr, "postern:", err)
+		fmt.Fprintln(stderr, "postern:", printableLines(err.Error()))
 		return 1
 	}
 }

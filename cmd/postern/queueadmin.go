@@ -44,21 +44,21 @@ func queueShow(ctx context.Context, a *app.App, args []string, stdout, stderr io
 		from = "<>"
 	}
 	fmt.Fprintf(stdout, "id:       %s\nuser:     %s\nkey:      %s\nfrom:     %s\nsize:     %d\nstate:    %s\ncreated:  %s\n",
-		m.ID, orDash(m.UserName), orDash(m.KeyID), from, m.Size, m.State, stamp(m.CreatedAt))
+		printable(m.ID), printable(orDash(m.UserName)), printable(orDash(m.KeyID)), printable(from), m.Size, m.State, stamp(m.CreatedAt))
 	if m.Meta != "" {
 		// Categories and custom args (X-SMTPAPI or the send API), as stored.
-		fmt.Fprintf(stdout, "meta:     %s\n", m.Meta)
+		fmt.Fprintf(stdout, "meta:     %s\n", printable(m.Meta))
 	}
 	fmt.Fprintln(stdout, "recipients:")
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	for _, r := range rcpts {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.Address, r.State, orDash(r.LastResult))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", printable(r.Address), r.State, printable(orDash(r.LastResult)))
 	}
 	tw.Flush()
 	fmt.Fprintln(stdout, "events:")
 	tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	for _, e := range events {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", stamp(e.At), e.Type, orDash(e.Recipient), e.Detail)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", stamp(e.At), e.Type, printable(orDash(e.Recipient)), printable(e.Detail))
 	}
 	return tw.Flush()
 }
@@ -71,7 +71,7 @@ func queueRetry(ctx context.Context, a *app.App, args []string, stdout, stderr i
 	if err := a.Store.RetryNow(ctx, id, time.Now()); err != nil {
 		return friendly(err, "queued message", id)
 	}
-	fmt.Fprintf(stderr, "message %s is due now\n", id)
+	fmt.Fprintf(stderr, "message %s is due now\n", printable(id))
 	return nil
 }
 
@@ -83,7 +83,7 @@ func queueDrop(ctx context.Context, a *app.App, args []string, stdout, stderr io
 	if err := a.Store.Drop(ctx, id, "dropped by the operator", time.Now()); err != nil {
 		return friendly(err, "message with pending recipients", id)
 	}
-	fmt.Fprintf(stderr, "dropped the pending recipients of %s\n", id)
+	fmt.Fprintf(stderr, "dropped the pending recipients of %s\n", printable(id))
 	return nil
 }
 
@@ -132,7 +132,7 @@ func suppressionList(ctx context.Context, a *app.App, args []string, stdout, std
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Address, stamp(s.CreatedAt), s.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", printable(s.Address), stamp(s.CreatedAt), printable(s.Reason))
 	}
 	return tw.Flush()
 }
@@ -152,7 +152,7 @@ func suppressionAdd(ctx context.Context, a *app.App, args []string, stdout, stde
 	if err := a.Store.AddSuppression(ctx, store.Suppression{UserID: u.ID, Address: addr, Reason: *reason, CreatedAt: time.Now()}); err != nil {
 		return friendly(err, "suppression of", addr)
 	}
-	fmt.Fprintf(stderr, "%s will not be sent to for %s\n", addr, user)
+	fmt.Fprintf(stderr, "%s will not be sent to for %s\n", printable(addr), printable(user))
 	return nil
 }
 
@@ -168,6 +168,6 @@ func suppressionRemove(ctx context.Context, a *app.App, args []string, stdout, s
 	if err := a.Store.RemoveSuppression(ctx, u.ID, addr); err != nil {
 		return friendly(err, "suppression of", addr)
 	}
-	fmt.Fprintf(stderr, "removed %s from %s's suppression list\n", addr, user)
+	fmt.Fprintf(stderr, "removed %s from %s's suppression list\n", printable(addr), printable(user))
 	return nil
 }

@@ -130,7 +130,7 @@ func (a *App) Start() (*Running, error) {
 		return nil, err
 	}
 	bounces := &bounce.Service{Store: a.Store, Abuse: watch, Log: a.Log.With("component", "bounces"),
-		Codec: returnpath.Codec{Key: secret, Label: cfg.Domains.ReturnPathLabel}}
+		Codec: returnpath.Codec{Key: secret, Label: cfg.Domains.ReturnPathLabel, Lifetime: cfg.Domains.ReturnPathLifetime.Duration}}
 	worker := delivery.NewWorker(delivery.WorkerConfig{
 		ReturnPath:     bounces,
 		Abuse:          watch,
@@ -144,7 +144,10 @@ func (a *App) Start() (*Running, error) {
 		RetryFirst:     cfg.Delivery.RetryFirst.Duration,
 		GiveUpAfter:    cfg.Delivery.GiveUpAfter.Duration,
 		DelayNotice:    cfg.Delivery.DelayNotice.Duration,
+		MaxLookups:     cfg.Delivery.MaxLookups,
 		Log:            a.Log.With("component", "delivery"),
+
+		AllowPrivateNetworks: cfg.Delivery.AllowPrivateNetworks,
 	})
 	q := queue.New(a.Store, queue.Options{Logger: a.Log, Committed: worker.Wake})
 	l := cfg.Limits
@@ -179,6 +182,12 @@ func (a *App) Start() (*Running, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A connection budget per kind of listener: strangers on the MX port
+	// cannot take the slots of the submission listeners' clients.
+	submissionConns := lockout.NewConns(lockout.ConnLimits{PerIP: cfg.SMTP.MaxConnectionsPerIP,
+		Per48: cfg.SMTP.MaxConnectionsPer48, Total: cfg.SMTP.MaxConnections})
+	mxConns := lockout.NewConns(lockout.ConnLimits{PerIP: cfg.SMTP.MaxConnectionsPerIP,
+		Per48: cfg.SMTP.MaxConnectionsPer48, Total: cfg.SMTP.MXMaxConnections})
 	srv, err := smtpd.New(smtpd.Config{
 		Hostname:        cfg.Hostname,
 		TLS:             tlsconf.Server(cert),
@@ -187,10 +196,17 @@ func (a *App) Start() (*Running, error) {
 		ReadTimeout:     cfg.SMTP.ReadTimeout.Duration,
 		WriteTimeout:    cfg.SMTP.WriteTimeout.Duration,
 		MaxErrors:       cfg.SMTP.MaxErrors,
-		Funnel:          funnel,
-		Logger:          a.Log,
-		Conns:           lockout.NewConns(cfg.SMTP.MaxConnectionsPerIP, cfg.SMTP.MaxConnections),
-		Bounces:         bounces,
+
+		MaxIdleCommands:         cfg.SMTP.MaxIdleCommands,
+		UnauthenticatedLifetime: cfg.SMTP.UnauthenticatedLifetime.Duration,
+		MXMaxMessageBytes:       cfg.SMTP.MXMaxMessageBytes,
+		MaxInflightBytes:        cfg.SMTP.MaxInflightBytes,
+
+		Funnel:  funnel,
+		Logger:  a.Log,
+		Conns:   submissionConns,
+		MXConns: mxConns,
+		Bounces: bounces,
 	})
 	if err != nil {
 		return nil, err

@@ -47,6 +47,7 @@ func start(tb testing.TB) *running {
 	cfg := testenv.LoopbackConfig(tb)
 	cfg.DNS.Resolver = d.Addr
 	cfg.Delivery.Port, _ = strconv.Atoi(port)
+	cfg.Delivery.AllowPrivateNetworks = true // the sink is on loopback
 	ctx := context.Background()
 	a, err := app.Open(ctx, cfg, nil)
 	if err != nil {

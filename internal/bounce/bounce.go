@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/postern/postern/internal/abuse"
 	"github.com/postern/postern/internal/dsn"
@@ -15,7 +17,26 @@ import (
 )
 
 // SecretName is the installation secret that keys return-path tokens.
+// It names the secret, not the token version: v2 tokens are keyed with
+// the same secret (internal/returnpath).
 const SecretName = "return-path-v1"
+
+// Bounds of what one received message can make Receive store.
+const (
+	// MaxTargets is the most return paths Receive records for one
+	// received message: the first MaxTargets distinct ones; the rest are
+	// ignored and logged. A genuine report comes to one return path (each
+	// recipient is sent with an envelope sender of its own), so only mail
+	// written to many return paths at once comes near it. The MX listener
+	// may refuse RCPTs beyond it.
+	MaxTargets = 100
+	// MaxText is the most octets of any text Receive stores (event
+	// detail, recipient result, suppression reason) or logs. Text from the
+	// message (the envelope sender, the Reporting-MTA, a Diagnostic-Code)
+	// is valid UTF-8 without control or bidirectional-control characters,
+	// and cut at a character boundary.
+	MaxText = 512
+)
 
 // Errors of Recipient; test with errors.Is. Their texts are safe for a
 // client to see.
@@ -25,6 +46,12 @@ var (
 	// ErrUnknown: a return path that names no message or recipient of
 	// this server (a forged or mistyped token, or a message long gone).
 	ErrUnknown = errors.New("no such return path")
+	// ErrExpired: a genuine return path (its MAC verifies) made longer
+	// than the codec's lifetime ago (domains.return_path_lifetime after
+	// the delivery attempt that sent with it), or one of the undated
+	// first version. The MX listener answers 550 5.1.1 "Return path
+	// expired". Nothing is looked up or recorded for it.
+	ErrExpired = errors.New("return path expired")
 )
 
 // Service is the return path's two ends.
@@ -54,8 +81,10 @@ func (s *Service) log() *slog.Logger {
 // Sender returns the envelope sender of each recipient of a claimed
 // message (by index), or nil when the message keeps its own: the null
 // sender, or a From domain that is not verified for the message's user
-// or whose return-path MX is not published.
-func (s *Service) Sender(ctx context.Context, c *store.Claim) (func(idx int) string, error) {
+// or whose return-path MX is not published. attempt is the time of the
+// delivery attempt: the addresses carry it and are accepted for the
+// codec's lifetime after it, so each attempt sends with fresh ones.
+func (s *Service) Sender(ctx context.Context, c *store.Claim, attempt time.Time) (func(idx int) string, error) {
 	at := strings.LastIndexByte(c.From, '@')
 	if c.From == "" || at < 0 {
 		return nil, nil
@@ -82,7 +111,7 @@ func (s *Service) Sender(ctx context.Context, c *store.Claim) (func(idx int) str
 		return nil, nil
 	}
 	return func(idx int) string {
-		return s.Codec.Address(returnpath.Token{MessageID: c.ID, Idx: idx, Domain: d.Name})
+		return s.Codec.Address(returnpath.Token{MessageID: c.ID, Idx: idx, Domain: d.Name, Date: attempt})
 	}, nil
 }
 
@@ -94,12 +123,15 @@ type Target struct {
 	Recipient string // the address the message was sent to
 }
 
-// Recipient checks an RCPT address on the MX listener.
+// Recipient checks an RCPT address on the MX listener. Its refusals are
+// ErrNotReturnPath, ErrExpired and ErrUnknown.
 func (s *Service) Recipient(ctx context.Context, addr string) (Target, error) {
-	tok, err := s.Codec.Parse(addr)
+	tok, err := s.Codec.Parse(addr, s.now())
 	switch {
 	case errors.Is(err, returnpath.ErrNotReturnPath):
 		return Target{}, ErrNotReturnPath
+	case errors.Is(err, returnpath.ErrExpired):
+		return Target{}, ErrExpired
 	case err != nil:
 		return Target{}, ErrUnknown
 	}
@@ -125,14 +157,23 @@ type Outcome struct {
 	Detail              string
 }
 
-// Receive takes a message that arrived for targets. It returns an error
-// only when the store failed; the client then gets a temporary failure
-// and sends the report again. Each message's part is one transaction, so
-// a report for several messages may have been recorded for some: sent
-// again, it repeats their events, and changes nothing else (the states
-// and suppressions are already set).
+// Receive takes a message that arrived for targets. A target named more
+// than once counts once, and only the first MaxTargets distinct targets
+// count: there is one outcome, and one event, per target that counts. It
+// returns an error only when the store failed; the client then gets a
+// temporary failure and sends the report again. Each message's part is
+// one transaction, so a report for several messages may have been
+// recorded for some: sent again, it repeats their events, and changes
+// nothing else (the states and suppressions are already set).
 func (s *Service) Receive(ctx context.Context, targets []Target, from string, msg []byte) ([]Outcome, error) {
 	now := s.now()
+	all := len(targets)
+	targets = distinct(targets, MaxTargets)
+	if len(targets) < all {
+		s.log().Warn("return path message for too many recipients", "rcpts", all,
+			"distinct_kept", len(targets), "max", MaxTargets)
+	}
+	from = clean(from, 256) // RFC 5321 §4.5.3.1.3: a path is at most 256 octets
 	report, perr := dsn.Parse(msg)
 	byMessage := map[string]*store.Attempt{}
 	var order []string
@@ -149,23 +190,23 @@ func (s *Service) Receive(ctx context.Context, targets []Target, from string, ms
 		r, found := match(report, t, len(targets))
 		switch {
 		case perr != nil:
-			ev.Type, ev.Detail = store.EventInbound, "message to the return path that is not a delivery report (from <"+from+">), discarded"
+			ev.Type, ev.Detail = store.EventInbound, clean("message to the return path that is not a delivery report (from <"+from+">), discarded", MaxText)
 		case !found:
 			ev.Type, ev.Detail = store.EventInbound, "delivery report to the return path without this recipient, discarded"
 		case r.Action == dsn.Failed:
 			code := dsn.StatusString(r.Status)
-			o.Bounced, o.Detail = true, "bounced after delivery: "+code+reported(report, r)
+			o.Bounced, o.Detail = true, clean("bounced after delivery: "+code+reported(report, r), MaxText)
 			ev.Type, ev.Detail = store.EventBounced, o.Detail
 			a.Updates = append(a.Updates, store.RecipientUpdate{Idx: t.Idx, State: store.RcptBounced, Result: o.Detail})
 			if dsn.AboutAddress(r.Status) {
 				o.Suppressed = true
 				a.Suppress = append(a.Suppress, store.Suppression{UserID: t.UserID, Address: t.Recipient,
-					Reason: "bounce " + code + reported(report, r), CreatedAt: now})
+					Reason: clean("bounce "+code+reported(report, r), MaxText), CreatedAt: now})
 			}
 		case r.Action == dsn.Delayed:
-			ev.Type, ev.Detail = store.EventDeferred, "delay reported after delivery: "+dsn.StatusString(r.Status)+reported(report, r)
+			ev.Type, ev.Detail = store.EventDeferred, clean("delay reported after delivery: "+dsn.StatusString(r.Status)+reported(report, r), MaxText)
 		default:
-			ev.Type, ev.Detail = store.EventInbound, "delivery report: "+string(r.Action)+reported(report, r)
+			ev.Type, ev.Detail = store.EventInbound, clean("delivery report: "+string(r.Action)+reported(report, r), MaxText)
 		}
 		if o.Detail == "" {
 			o.Detail = ev.Detail
@@ -215,13 +256,67 @@ func match(p *dsn.Parsed, t Target, targets int) (dsn.ParsedRecipient, bool) {
 	return dsn.ParsedRecipient{}, false
 }
 
+// reported says who reported r and what they said; the Reporting-MTA is
+// cut to a domain name's length (RFC 1035 §2.3.4), so that the diagnostic
+// keeps its place in a text cut to MaxText.
 func reported(p *dsn.Parsed, r dsn.ParsedRecipient) string {
 	var b strings.Builder
 	if p.ReportingMTA != "" {
-		b.WriteString(" reported by " + p.ReportingMTA)
+		b.WriteString(" reported by " + clean(p.ReportingMTA, 255))
 	}
 	if r.Diagnostic != "" {
-		b.WriteString(" (" + r.Diagnostic + ")")
+		b.WriteString(" (" + clean(r.Diagnostic, MaxText) + ")")
 	}
 	return b.String()
+}
+
+// distinct returns the first limit targets of ts that name distinct
+// recipients (message id and index): an MTA may repeat an RCPT, or
+// change its case.
+func distinct(ts []Target, limit int) []Target {
+	type key struct {
+		id  string
+		idx int
+	}
+	seen := make(map[key]bool, min(len(ts), limit))
+	out := make([]Target, 0, min(len(ts), limit))
+	for _, t := range ts {
+		k := key{t.MessageID, t.Idx}
+		if seen[k] {
+			continue
+		}
+		if len(out) == limit {
+			break
+		}
+		seen[k] = true
+		out = append(out, t)
+	}
+	return out
+}
+
+// clean makes text from a received message fit to store and show: valid
+// UTF-8, control characters (C0, DEL, C1) replaced by spaces,
+// bidirectional controls (which can make a console show text reversed)
+// removed, and at most limit octets, cut at a character boundary with an
+// ellipsis.
+func clean(s string, limit int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsControl(r):
+			return ' '
+		case unicode.Is(unicode.Bidi_Control, r):
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) <= limit {
+		return s
+	}
+	const ellipsis = "…"
+	cut := limit - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
 }

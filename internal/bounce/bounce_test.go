@@ -15,7 +15,7 @@ import (
 	"github.com/postern/postern/internal/store/sqlite"
 )
 
-var codec = returnpath.Codec{Key: []byte("test key, 32 bytes long........."), Label: "pst-bounces"}
+var codec = returnpath.Codec{Key: []byte("test key, 32 bytes long........."), Label: "pst-bounces", Lifetime: 30 * 24 * time.Hour}
 
 // fixture: an account acme (domains acme.test, verified with its return
 // path, and shared.test, shared), its subusers shop and news, and a
@@ -74,7 +74,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 func (f *fixture) rp(idx int) string {
-	return codec.Address(returnpath.Token{MessageID: f.msgID, Idx: idx, Domain: "shop.test"})
+	return codec.Address(returnpath.Token{MessageID: f.msgID, Idx: idx, Domain: "shop.test", Date: f.now})
 }
 
 func TestSender(t *testing.T) {
@@ -97,7 +97,7 @@ func TestSender(t *testing.T) {
 	}
 	for _, tc := range cases {
 		c := &store.Claim{ID: f.msgID, UserID: tc.user.ID, UserName: tc.user.Name, From: tc.from}
-		fn, err := f.svc.Sender(ctx, c)
+		fn, err := f.svc.Sender(ctx, c, f.now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +115,7 @@ func TestSender(t *testing.T) {
 		if a == b || !strings.HasSuffix(a, "@pst-bounces."+tc.want) {
 			t.Errorf("%s as %q: senders %s, %s", tc.user.Name, tc.from, a, b)
 		}
-		tok, err := codec.Parse(b)
+		tok, err := codec.Parse(b, f.now)
 		if err != nil || tok.MessageID != f.msgID || tok.Idx != 2 || tok.Domain != tc.want {
 			t.Errorf("%s: token %+v %v", b, tok, err)
 		}
@@ -133,8 +133,8 @@ func TestRecipient(t *testing.T) {
 	forged = strings.Replace(forged, "-1-", "-0-", 1)
 	for addr, want := range map[string]error{
 		forged: bounce.ErrUnknown,
-		codec.Address(returnpath.Token{MessageID: "1g2r4t6v8a0c2e4g6i8k0m2o4q", Idx: 0, Domain: "shop.test"}): bounce.ErrUnknown, // no such message
-		codec.Address(returnpath.Token{MessageID: f.msgID, Idx: 3, Domain: "shop.test"}):                      bounce.ErrUnknown, // no such recipient
+		codec.Address(returnpath.Token{MessageID: "1g2r4t6v8a0c2e4g6i8k0m2o4q", Idx: 0, Domain: "shop.test", Date: f.now}): bounce.ErrUnknown, // no such message
+		codec.Address(returnpath.Token{MessageID: f.msgID, Idx: 3, Domain: "shop.test", Date: f.now}):                      bounce.ErrUnknown, // no such recipient
 		"postmaster@shop.test":          bounce.ErrNotReturnPath,
 		"someone@pst-bounces.shop.test": bounce.ErrNotReturnPath,
 		"victim@far.test":               bounce.ErrNotReturnPath,

@@ -99,10 +99,13 @@ type SMTP struct {
 	UnauthenticatedLifetime Duration `toml:"unauthenticated_lifetime"`
 	MaxIdleCommands         int      `toml:"max_idle_commands"`
 	// MXMaxMessageBytes bounds mail to return paths (DSNs, ARF reports),
-	// which needs far less than a submission.
+	// which needs far less than a submission; never more than
+	// MaxMessageBytes.
 	MXMaxMessageBytes int64 `toml:"mx_max_message_bytes"`
 	// MaxInflightBytes bounds the message bytes all sessions together hold
-	// in memory while reading DATA; past it a DATA is refused with 452.
+	// in memory while reading DATA; past it a DATA is refused with 452. It
+	// is never less than MaxMessageBytes, or a largest message could never
+	// pass.
 	MaxInflightBytes int64 `toml:"max_inflight_bytes"`
 	// LockoutFailures failed AUTHs per minute from one client (or against
 	// one key id) lock that client out for LockoutBackoff, doubling on
@@ -502,11 +505,13 @@ func (c Config) Validate() error {
 	if c.SMTP.MaxIdleCommands < 1 {
 		bad("smtp.max_idle_commands", "%d: must be at least 1", c.SMTP.MaxIdleCommands)
 	}
-	if n := c.SMTP.MXMaxMessageBytes; n < 1 || n > c.SMTP.MaxMessageBytes {
-		bad("smtp.mx_max_message_bytes", "%d: must be between 1 and smtp.max_message_bytes", n)
+	// Neither needs to agree with max_message_bytes: the server holds the
+	// return-path limit to it and the budget to at least it.
+	if n := c.SMTP.MXMaxMessageBytes; n < 1 {
+		bad("smtp.mx_max_message_bytes", "%d: must be at least 1", n)
 	}
-	if n := c.SMTP.MaxInflightBytes; n < c.SMTP.MaxMessageBytes {
-		bad("smtp.max_inflight_bytes", "%d: must be at least smtp.max_message_bytes", n)
+	if n := c.SMTP.MaxInflightBytes; n < 1 {
+		bad("smtp.max_inflight_bytes", "%d: must be at least 1", n)
 	}
 	if c.Delivery.MaxLookups < 1 {
 		bad("delivery.max_lookups", "%d: must be at least 1", c.Delivery.MaxLookups)

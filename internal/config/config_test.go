@@ -394,7 +394,6 @@ func TestValidate(t *testing.T) {
 			c.SMTP.Submissions = []string{"0.0.0.0:465"}
 			c.SMTP.MX = []string{"[2001:db8::1]:25", "localhost:0"}
 			c.SMTP.MaxMessageBytes = 1 << 30
-			c.SMTP.MaxInflightBytes = 2 << 30
 			c.SMTP.MaxRecipients = 100000
 			c.DNS.Resolver = "[::1]:53"
 			c.Delivery.Port = 65535

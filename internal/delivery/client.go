@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"syscall"
@@ -104,6 +105,11 @@ type Conn struct {
 // Result then says why: a 5xx greeting or EHLO reply is permanent for this
 // destination, anything else temporary. On success the Result is the
 // reply to the last EHLO.
+//
+// addr must be an IP literal: Dial resolves no names, so the address it
+// connects to is the one its caller checked (the Worker refuses private
+// networks, private.go). Which addresses may be dialed is the caller's
+// policy.
 func Dial(ctx context.Context, addr, mxHost string, opts ClientOptions) (*Conn, Result, error) {
 	opts.Timeouts = opts.Timeouts.withDefaults()
 	if opts.Hostname == "" {
@@ -112,6 +118,10 @@ func Dial(ctx context.Context, addr, mxHost string, opts ClientOptions) (*Conn, 
 	if !printableWord(opts.Hostname) {
 		return nil, Temp("EHLO hostname %q is not a valid name", opts.Hostname),
 			fmt.Errorf("delivery: EHLO hostname %q is not a valid name", opts.Hostname)
+	}
+	if _, err := netip.ParseAddrPort(addr); err != nil {
+		return nil, Temp("cannot connect to %q: not an IP address and port", addr),
+			fmt.Errorf("delivery: connect to %q: not an IP address and port: %w", addr, err)
 	}
 	d := net.Dialer{Timeout: opts.Timeouts.Connect}
 	nc, err := d.DialContext(ctx, "tcp", addr)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/postern/postern/internal/mailaddr"
 	"github.com/postern/postern/internal/message"
 )
 
@@ -27,10 +28,6 @@ type Envelope struct {
 	// address is not ASCII.
 	SMTPUTF8 bool
 }
-
-// maxAddrLen is the longest address sent: RFC 5321 §4.5.3.1.3 allows 256
-// octets for a path, angle brackets included.
-const maxAddrLen = 254
 
 // bodyBlock is how much of the body one write sends, each with its own
 // DataBlock deadline.
@@ -52,8 +49,11 @@ const bodyBlock = 64 << 10
 // Some messages are refused before a byte is sent, permanently: a body
 // with a bare CR or LF (5.6.0: Postern never lets an SMTP smuggling
 // payload out), a body larger than the server's SIZE limit (5.3.4), a
-// non-ASCII address to a server without SMTPUTF8 (5.6.7). An address that
-// cannot be written in a command (control characters, angle brackets) is
+// non-ASCII address to a server without SMTPUTF8 (5.6.7). Addresses go
+// out as mailaddr writes them (RFC 5321 §4.1.2: the local part a
+// dot-string or a quoted-string, quoted again here); an address that
+// mailaddr.Parse refuses (control characters, a local part that is
+// neither, a bad domain, over the §4.5.3.1 limits) is never written and is
 // refused the same way (5.1.7 for From, 5.1.3 for a recipient).
 //
 // msg is the outcome of the transaction: the reply to MAIL when it was
@@ -93,18 +93,22 @@ func (c *Conn) Send(ctx context.Context, env Envelope) (msg Result, rcpts []Resu
 		msg, rcpts = all(Perm(enhMedia, "message not sent: %v; only CRLF line endings may leave Postern", err))
 		return msg, rcpts, nil
 	}
-	if !addrOK(env.From, true) {
+	from, ok := wireAddr(env.From, true)
+	if !ok {
 		msg, rcpts = all(Perm(enhBadSender, "sender address %q cannot be sent", env.From))
 		return msg, rcpts, nil
 	}
-	smtputf8 := env.SMTPUTF8 || !isASCII(env.From)
-	var valid []int // indexes of recipients that go to RCPT
+	smtputf8 := env.SMTPUTF8 || !isASCII(from)
+	var valid []int                             // indexes of recipients that go to RCPT
+	wire := make([]string, len(env.Recipients)) // their forms on the wire
 	for i, rc := range env.Recipients {
-		if !addrOK(rc, false) {
+		w, ok := wireAddr(rc, false)
+		if !ok {
 			rcpts[i] = Perm(enhBadRcpt, "recipient address %q cannot be sent", rc)
 			continue
 		}
-		smtputf8 = smtputf8 || !isASCII(rc)
+		smtputf8 = smtputf8 || !isASCII(w)
+		wire[i] = w
 		valid = append(valid, i)
 	}
 	if len(valid) == 0 {
@@ -125,7 +129,7 @@ func (c *Conn) Send(ctx context.Context, env Envelope) (msg Result, rcpts []Resu
 	}
 
 	var cmds bytes.Buffer
-	cmds.WriteString("MAIL FROM:<" + env.From + ">")
+	cmds.WriteString("MAIL FROM:<" + from + ">")
 	if sizeParam {
 		cmds.WriteString(" SIZE=" + strconv.Itoa(size))
 	}
@@ -148,11 +152,11 @@ func (c *Conn) Send(ctx context.Context, env Envelope) (msg Result, rcpts []Resu
 	t := &transaction{c: c, rcpts: rcpts, valid: valid}
 	if _, ok := c.ext["PIPELINING"]; ok {
 		for _, i := range valid {
-			cmds.WriteString("RCPT TO:<" + env.Recipients[i] + ">\r\n")
+			cmds.WriteString("RCPT TO:<" + wire[i] + ">\r\n")
 		}
 		msg, err = t.envelopePipelined(cmds.Bytes())
 	} else {
-		msg, err = t.envelopeInTurn(cmds.Bytes(), env.Recipients)
+		msg, err = t.envelopeInTurn(cmds.Bytes(), wire)
 	}
 	if err == nil && len(t.accepted) > 0 {
 		msg, err = t.data(env.Body)
@@ -206,7 +210,8 @@ func (t *transaction) envelopePipelined(cmds []byte) (Result, error) {
 	return res, nil
 }
 
-// envelopeInTurn sends MAIL, then each RCPT, each after the previous reply.
+// envelopeInTurn sends MAIL, then each RCPT, each after the previous reply;
+// rcpts are the recipients in their wire form.
 func (t *transaction) envelopeInTurn(mail []byte, rcpts []string) (Result, error) {
 	c := t.c
 	if err := c.write(mail, c.opts.Timeouts.Mail); err != nil {
@@ -392,26 +397,20 @@ func dotStuff(body []byte) []byte {
 	return append(out, '.', '\r', '\n')
 }
 
-// addrOK reports whether a can go between angle brackets in MAIL or
-// RCPT: no control characters, no angle brackets, a space only inside a
-// quoted local part, at most maxAddrLen octets. Full address syntax is
-// the server's business; this guards the command line itself.
-func addrOK(a string, emptyOK bool) bool {
+// wireAddr returns a as it goes between the angle brackets of MAIL or
+// RCPT: mailaddr's form of it (RFC 5321 §4.1.2, the local part quoted
+// again), or false when mailaddr.Parse refuses it, so that nothing but a
+// mailbox is ever written into a command. "" is the null reverse-path,
+// allowed when emptyOK.
+func wireAddr(a string, emptyOK bool) (string, bool) {
 	if a == "" {
-		return emptyOK
+		return "", emptyOK
 	}
-	if len(a) > maxAddrLen {
-		return false
+	m, err := mailaddr.Parse(a)
+	if err != nil {
+		return "", false
 	}
-	for i := 0; i < len(a); i++ {
-		switch c := a[i]; {
-		case c < ' ' || c == 0x7f || c == '<' || c == '>':
-			return false
-		case c == ' ' && a[0] != '"':
-			return false
-		}
-	}
-	return true
+	return m.String(), true
 }
 
 func isASCII(s string) bool {

@@ -74,6 +74,7 @@ var (
 	enhNeedTLS      = [3]int{4, 7, 10} // TLS required, not available
 	enhBadRcpt      = [3]int{5, 1, 3}  // recipient address unusable
 	enhBadSender    = [3]int{5, 1, 7}  // sender address unusable
+	enhNoRoute      = [3]int{5, 4, 4}  // unable to route: every MX address refused (private.go)
 	enhTooBig       = [3]int{5, 3, 4}  // message larger than the server takes
 	enhMedia        = [3]int{5, 6, 0}  // body not fit to send (bare CR or LF)
 	enhNeedUTF8     = [3]int{5, 6, 7}  // non-ASCII address, no SMTPUTF8

@@ -20,7 +20,10 @@ type target struct {
 // resolveRoute finds where mail for domain goes (RFC 5321 §5.1): MX hosts
 // by preference, equal preferences in random order; no MX means the domain
 // itself (implicit MX); a null MX (RFC 7505) or a domain that does not
-// exist is a permanent failure; any DNS trouble is temporary.
+// exist is a permanent failure; any DNS trouble is temporary. It asks
+// one question at a time: the Worker bounds how many run at once
+// (WorkerConfig.MaxLookups). Which of the addresses may be dialed is
+// decided later, right before each dial (private.go).
 func resolveRoute(ctx context.Context, r dnsres.Resolver, domain string, shuffle *rand.Rand) ([]target, Result) {
 	if strings.HasPrefix(domain, "[") {
 		return nil, Perm([3]int{5, 1, 2}, "address literals are not delivered to")

@@ -33,13 +33,27 @@ type WorkerConfig struct {
 	TLS      *tls.Config
 	Timeouts Timeouts
 
-	Concurrency    int // connections in all; default 20
+	// Concurrency bounds the connections in all, and also the recipient
+	// domains worked on at once (routes); default 20. A route cannot get
+	// on without a connection, so more routes than connections would only
+	// hold goroutines and DNS answers going stale while they wait, and
+	// fewer would leave connections idle behind routes that need one.
+	Concurrency    int
 	PerDestination int // connections per recipient domain; default 3
 	RetryFirst     time.Duration
 	GiveUpAfter    time.Duration
 	DelayNotice    time.Duration
 	Poll           time.Duration // how often to look for due messages; default 1s
 	Batch          int           // messages claimed at once; default 100
+	// MaxLookups bounds the route lookups (a domain's MX, then its hosts'
+	// addresses) running at once, over all domains; default 16.
+	MaxLookups int
+
+	// AllowPrivateNetworks lets delivery connect to loopback, private,
+	// link-local and the other addresses privateRange names. Off (the
+	// zero value), a destination that resolves only to such addresses
+	// fails permanently (private.go).
+	AllowPrivateNetworks bool
 
 	// Abuse, when set, suspends users whose bounce rate crosses its
 	// threshold.
@@ -66,14 +80,20 @@ type Notices interface {
 // ReturnPath chooses envelope senders: for a claimed message, the sender
 // of each recipient by its index, or nil to keep the message's own.
 type ReturnPath interface {
-	Sender(ctx context.Context, c *store.Claim) (func(idx int) string, error)
+	Sender(ctx context.Context, c *store.Claim, attempt time.Time) (func(idx int) string, error)
 }
 
 // Worker claims due messages and delivers them.
 type Worker struct {
 	cfg  WorkerConfig
 	wake chan struct{}
-	sem  chan struct{}
+	sem  chan struct{} // a slot per connection, Concurrency of them
+
+	// A slot per route (Concurrency) and per route lookup (MaxLookups),
+	// both taken before the route's goroutine starts, so a batch to many
+	// domains starts no more goroutines and DNS queries than these allow.
+	routes  chan struct{}
+	lookups chan struct{}
 }
 
 // NewWorker returns a worker; Run starts it.
@@ -90,6 +110,9 @@ func NewWorker(cfg WorkerConfig) *Worker {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 100
 	}
+	if cfg.MaxLookups <= 0 {
+		cfg.MaxLookups = 16
+	}
 	if cfg.Port == 0 {
 		cfg.Port = 25
 	}
@@ -105,7 +128,13 @@ func NewWorker(cfg WorkerConfig) *Worker {
 	if cfg.Notices == nil {
 		cfg.Notices = submit.Notices{Hostname: cfg.Hostname, Now: cfg.Now, Rand: cfg.Rand}
 	}
-	return &Worker{cfg: cfg, wake: make(chan struct{}, 1), sem: make(chan struct{}, cfg.Concurrency)}
+	return &Worker{
+		cfg:     cfg,
+		wake:    make(chan struct{}, 1),
+		sem:     make(chan struct{}, cfg.Concurrency),
+		routes:  make(chan struct{}, cfg.Concurrency),
+		lookups: make(chan struct{}, cfg.MaxLookups),
+	}
 }
 
 // Wake makes the worker look for due messages now (after a commit).
@@ -223,7 +252,7 @@ func (w *Worker) attempt(ctx context.Context, claims []store.Claim) {
 		}
 		var sender func(int) string
 		if w.cfg.ReturnPath != nil {
-			if sender, err = w.cfg.ReturnPath.Sender(ctx, c); err != nil && ctx.Err() == nil {
+			if sender, err = w.cfg.ReturnPath.Sender(ctx, c, w.cfg.Now()); err != nil && ctx.Err() == nil {
 				// Delivered with its own sender: bounces then come to it
 				// instead of the return path, nothing is lost.
 				w.cfg.Log.Error("return path", "msg_id", c.ID, "err", err)
@@ -259,13 +288,36 @@ func (w *Worker) attempt(ctx context.Context, claims []store.Claim) {
 	}
 	var wg sync.WaitGroup
 	for _, d := range order {
+		// Both slots are taken here, before the goroutine exists: the
+		// goroutine gives the lookup slot back when its route is known
+		// and the route slot when it is done.
+		if !w.acquire(ctx, w.routes) {
+			w.failJobs(ctx, byDomain[d], Temp("shutting down"))
+			continue
+		}
+		if !w.acquire(ctx, w.lookups) {
+			<-w.routes
+			w.failJobs(ctx, byDomain[d], Temp("shutting down"))
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() { <-w.routes }()
 			w.deliverDomain(ctx, d, byDomain[d])
 		}()
 	}
 	wg.Wait()
+}
+
+// acquire takes a slot of sem, or reports false when ctx ends first.
+func (w *Worker) acquire(ctx context.Context, sem chan struct{}) bool {
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func domainOf(addr string) string {
@@ -273,14 +325,14 @@ func domainOf(addr string) string {
 }
 
 // deliverDomain delivers jobs for one domain over at most PerDestination
-// connections, each carrying several messages in turn.
+// connections, each carrying several messages in turn. The caller holds a
+// lookup slot for it, which it gives back once the route is resolved.
 func (w *Worker) deliverDomain(ctx context.Context, domain string, jobs []*job) {
 	seed := w.jitter()
 	targets, res := resolveRoute(ctx, w.cfg.Resolver, domain, mrand.New(mrand.NewPCG(uint64(seed*(1<<53)), 1)))
+	<-w.lookups
 	if !res.OK() {
-		for _, jb := range jobs {
-			w.failJob(ctx, jb, res)
-		}
+		w.failJobs(ctx, jobs, res)
 		return
 	}
 	ch := make(chan *job)
@@ -356,10 +408,28 @@ func (w *Worker) failJob(ctx context.Context, jb *job, res Result) {
 	w.done(ctx, jb)
 }
 
+func (w *Worker) failJobs(ctx context.Context, jobs []*job, res Result) {
+	for _, jb := range jobs {
+		w.failJob(ctx, jb, res)
+	}
+}
+
 // dial tries the targets in order until one gives a usable connection.
+// Unless AllowPrivateNetworks is on, each address is checked right before
+// it is dialed, and Dial connects to that very IP literal: no name is
+// resolved between the check and the connect (DNS rebinding). When every
+// target is refused, the result is the permanent privateRefusal.
 func (w *Worker) dial(ctx context.Context, targets []target) (*Conn, string, Result) {
 	last := Temp("no MX host could be reached")
+	var refused []target
 	for _, t := range targets {
+		if !w.cfg.AllowPrivateNetworks {
+			if r := privateRange(t.Addr); r != "" {
+				w.cfg.Log.Warn("private address refused", "host", t.Host, "addr", t.Addr.String(), "range", r)
+				refused = append(refused, t)
+				continue
+			}
+		}
 		addr := net.JoinHostPort(t.Addr.String(), strconv.Itoa(w.cfg.Port))
 		c, res, err := Dial(ctx, addr, t.Host, ClientOptions{Hostname: w.cfg.Hostname, TLS: w.cfg.TLS, Timeouts: w.cfg.Timeouts})
 		if err == nil {
@@ -370,6 +440,9 @@ func (w *Worker) dial(ctx context.Context, targets []target) (*Conn, string, Res
 		if ctx.Err() != nil {
 			break
 		}
+	}
+	if len(refused) == len(targets) && len(refused) > 0 {
+		return nil, "", privateRefusal(refused)
 	}
 	return nil, "", last
 }

@@ -60,6 +60,13 @@ type wopts struct {
 	timeouts       delivery.Timeouts
 	abuse          *abuse.Thresholds
 	returnPath     func(store.Store) delivery.ReturnPath
+	concurrency    int
+	maxLookups     int
+	// refusePrivate leaves delivery.allow_private_networks off: the sink
+	// is on loopback, so every test that delivers turns it on.
+	refusePrivate bool
+	// resolver, when set, wraps the real resolver (to count lookups).
+	resolver func(dnsres.Resolver) dnsres.Resolver
 }
 
 func newWorkerEnv(t *testing.T, o wopts) *wenv {
@@ -78,9 +85,13 @@ func newWorkerEnv(t *testing.T, o wopts) *wenv {
 	sink := testenv.StartSink(t, o.sink)
 	_, port, _ := net.SplitHostPort(sink.Addr)
 	p, _ := strconv.Atoi(port)
-	res, err := dnsres.New(d.Addr, dnsres.Options{Timeout: time.Second, Attempts: 2})
+	var res dnsres.Resolver
+	res, err = dnsres.New(d.Addr, dnsres.Options{Timeout: time.Second, Attempts: 2})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.resolver != nil {
+		res = o.resolver(res)
 	}
 	if o.giveUp == 0 {
 		o.giveUp = 5 * 24 * time.Hour
@@ -112,11 +123,15 @@ func newWorkerEnv(t *testing.T, o wopts) *wenv {
 		TLS:            &tls.Config{RootCAs: sink.RootCAs},
 		Timeouts:       o.timeouts,
 		PerDestination: o.perDestination,
+		Concurrency:    o.concurrency,
+		MaxLookups:     o.maxLookups,
 		RetryFirst:     time.Minute,
 		GiveUpAfter:    o.giveUp,
 		DelayNotice:    o.delayNotice,
 		Now:            clk.Now,
 		Log:            slog.New(slog.DiscardHandler),
+
+		AllowPrivateNetworks: !o.refusePrivate,
 	})
 	return &wenv{t: t, st: st, dns: d, sink: sink, clock: clk, worker: w, user: u}
 }
@@ -552,7 +567,7 @@ func TestReturnPathPerRecipient(t *testing.T) {
 		seen[m.To[0]] = m.From
 	}
 	for idx, rcpt := range []string{"a@reuse.test", "b@reuse.test", "c@reuse.test"} {
-		want := codec.Address(returnpath.Token{MessageID: verp, Idx: idx, Domain: "acme.test"})
+		want := codec.Address(returnpath.Token{MessageID: verp, Idx: idx, Domain: "acme.test", Date: e.clock.Now()})
 		if seen[rcpt] != want {
 			t.Errorf("%s: MAIL FROM %q, want %q", rcpt, seen[rcpt], want)
 		}
@@ -588,7 +603,7 @@ func TestReturnPathOnRetry(t *testing.T) {
 		t.Fatalf("retry claimed %d", n)
 	}
 	e.wantState(id, "b@down.test", store.RcptDelivered, "")
-	want := codec.Address(returnpath.Token{MessageID: id, Idx: 1, Domain: "acme.test"})
+	want := codec.Address(returnpath.Token{MessageID: id, Idx: 1, Domain: "acme.test", Date: e.clock.Now()})
 	msgs := e.sink.Messages()
 	if len(msgs) != 2 || msgs[1].To[0] != "b@down.test" || msgs[1].From != want {
 		t.Fatalf("retry sent %+v, want MAIL FROM %s", msgs[len(msgs)-1], want)

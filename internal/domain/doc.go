@@ -6,6 +6,9 @@
 //
 // What it implements:
 //
+//   - RFC 1123 §2.1: a sending domain is a host name of at least two
+//     labels, IDNA A-labels (RFC 5890) for an internationalized one
+//     (CheckName, which domain add uses).
 //   - RFC 6376 §3.2: the tag=value list syntax (ParseDKIMRecord), tag names
 //     case-sensitive, duplicate tags an error.
 //   - RFC 6376 §3.6.1: the DKIM key record "v=DKIM1; k=rsa; p=<base64

@@ -2,9 +2,22 @@
 // its user has proven. It enforces them (the envelope sender, the single
 // From and any Sender must be on a domain the user owns, or one shared
 // within its account, verified in DNS or vouched for by the operator, or
-// be a verified single sender), DKIM-signs mail from such a domain with
-// both of its keys (RFC 6376, RFC 8463), and re-checks verified domains
-// in DNS, recording a lapse in the domain's history.
+// be a verified single sender of the user, or one shared within its
+// account), DKIM-signs mail from such a domain with both of its keys
+// (RFC 6376, RFC 8463), and re-checks verified domains in DNS, recording
+// a lapse in the domain's history.
+//
+// Single senders and domains: a domain, once authenticated (verified or
+// vouched for), decides alone who may send as its addresses. A single
+// sender on a domain another tenant has authenticated, or a sibling that
+// has not shared it, counts for nothing when mail is sent, and
+// CheckSingleSender refuses to make one; on a domain only claimed
+// (pending), or nobody's, the mailbox proof stands. On a domain the user
+// may send as already, a single sender is allowed but changes nothing
+// while the domain stays usable. Sharing follows one rule for both
+// (store.Domain.UsableBy, store.Sender.UsableBy): the owner's alone, or,
+// shared, every user's of the owner's account; a subuser inherits
+// nothing of its account's without it.
 package identity
 
 import (
@@ -110,7 +123,8 @@ func (u *Unverified) Unwrap() error { return ErrUnverified }
 
 // CheckAddress reports whether addr is on a domain the principal may send
 // as (its user's, or shared within its account; verified or vouched for),
-// or is a verified single sender of its user or account.
+// or, when no other user has authenticated its domain, is a verified
+// single sender of its user, or one shared within its account.
 func (s *Signer) CheckAddress(ctx context.Context, p account.Principal, what, addr string) error {
 	at := strings.LastIndexByte(addr, '@')
 	if at <= 0 {
@@ -120,16 +134,66 @@ func (s *Signer) CheckAddress(ctx context.Context, p account.Principal, what, ad
 	switch {
 	case err == nil && d.UsableBy(p.User.ID, p.Account.ID):
 		return nil
+	case err == nil && d.Usable():
+		// Authenticated by another: the domain's rule alone decides.
+		return &Unverified{What: what, Address: addr}
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("identity: domain of %s: %w", what, err)
 	}
-	// Not a verified domain: a verified single sender will do.
-	ok, err := s.Store.SenderVerified(ctx, addr, p.User.ID, p.Account.ID)
+	// Not an authenticated domain: a verified single sender will do.
+	senders, err := s.Store.SendersByAddress(ctx, addr)
 	if err != nil {
 		return fmt.Errorf("identity: sender %s: %w", what, err)
 	}
-	if !ok {
-		return &Unverified{What: what, Address: addr}
+	for _, sd := range senders {
+		if sd.UsableBy(p.User.ID, p.Account.ID) {
+			return nil
+		}
+	}
+	return &Unverified{What: what, Address: addr}
+}
+
+// ErrOthersDomain is returned (wrapped, as *OthersDomain) for a single
+// sender on a domain the requesting user may not send as.
+var ErrOthersDomain = errors.New("the domain is authenticated by another user")
+
+// OthersDomain is the refusal of a single sender on a domain another
+// user has authenticated. Its text names the address and its domain, not
+// the domain's owner.
+type OthersDomain struct {
+	Address, Domain string
+}
+
+func (e *OthersDomain) Error() string {
+	return "a single sender " + e.Address + " is refused: its domain " + e.Domain +
+		" is authenticated by another user (its owner can share the domain within its account instead)"
+}
+
+func (e *OthersDomain) Unwrap() error { return ErrOthersDomain }
+
+// domainGetter is what CheckSingleSender needs of the store.
+type domainGetter interface {
+	Domain(ctx context.Context, name string) (store.Domain, error)
+}
+
+// CheckSingleSender decides whether u may ask for addr as a single
+// sender, before the confirmation is mailed or the operator vouches for
+// it: refused (*OthersDomain) when addr's domain is authenticated and u
+// may not send as it, the rule CheckAddress applies when mail is sent.
+func CheckSingleSender(ctx context.Context, domains domainGetter, u store.User, addr string) error {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 {
+		return fmt.Errorf("identity: %q is not an email address", addr)
+	}
+	name := strings.ToLower(addr[at+1:])
+	d, err := domains.Domain(ctx, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("identity: domain of sender %s: %w", addr, err)
+	case d.Usable() && !d.UsableBy(u.ID, u.AccountID()):
+		return &OthersDomain{Address: strings.ToLower(addr), Domain: name}
 	}
 	return nil
 }

@@ -73,9 +73,12 @@
 //
 // # Connections
 //
-// Conns counts open connections per client prefix and in total, and
-// refuses a new one beyond either limit, so that a single address cannot
-// take every slot and slow or idle clients cannot exhaust the server.
+// Conns counts open connections per client prefix (an IPv4 address or an
+// IPv6 /64), per IPv6 /48 and in total, and refuses a new one beyond any
+// limit, so that a single address or site cannot take every slot and slow
+// or idle clients cannot exhaust the server. The server keeps one Conns
+// per kind of listener (submission, MX), so strangers on the public MX
+// port cannot take the slots of paying tenants.
 //
 // # Fixed failure delay
 //

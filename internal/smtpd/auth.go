@@ -8,7 +8,7 @@ import (
 )
 
 // SASL servers of our own: go-sasl has no LOGIN server, and its PLAIN server
-// replies with its internal error text. These return only *smtp.SMTPError
+// replies with its internal error text. These return only *smtperr.Error
 // values built by the session, so every reply is one we chose.
 
 var errPlainSyntax = errors.New("plain: malformed response")

@@ -1,147 +1,315 @@
 package smtpd
 
 import (
+	"bufio"
+	"bytes"
+	"context"
 	"crypto/tls"
+	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/postern/postern/internal/bounce"
+	"github.com/postern/postern/internal/smtperr"
+	"github.com/postern/postern/internal/submit"
 )
 
-// guardConn wraps every accepted connection. It lets the server close a
-// connection right after a reply is written (too many errors, draining at
-// shutdown) and tells idle connections from ones inside a transaction.
-type guardConn struct {
-	net.Conn
-	srv  *Server
-	mode Mode
-	id   string
+// session is one client's connection and SMTP session: the protocol only.
+// Every decision about a submission is the funnel's (internal/submit); the
+// session reads commands and renders outcomes. STARTTLS starts the session
+// over, so nothing said in plain text carries over.
+type session struct {
+	srv      *Server
+	nc       net.Conn // the connection: a *tls.Conn once TLS is up
+	mode     Mode
+	id       string
+	log      *slog.Logger
+	clientIP netip.Addr
+	opened   time.Time
+	release  func() // gives the connection slot back
 
-	mu         sync.Mutex
-	busy       bool // inside a mail transaction
-	draining   bool
-	closeAfter bool // close once the next write completes
-	closed     bool
-	errors     int
-	release    func() // gives the connection slot back
+	r   *bufio.Reader
+	w   *bufio.Writer
+	tls *tls.ConnectionState // nil before TLS
+
+	helo       string
+	errors     int  // refused commands
+	idle       int  // commands that moved no mail since the last message
+	closeAfter bool // close once the current reply is written
+
+	client *submit.Client // set by a successful AUTH
+	tx     *submit.Tx     // open submission transaction, or nil
+	mx     *mxTx          // open unauthenticated MX transaction, or nil
+
+	mu       sync.Mutex // guards what Shutdown touches
+	busy     bool       // inside a mail transaction
+	draining bool
+	closed   bool
 }
 
-func (c *guardConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.mu.Lock()
-	closeNow := c.closeAfter && !c.closed
-	if closeNow {
-		c.closed = true
-	}
-	c.mu.Unlock()
-	if closeNow {
-		c.Conn.Close()
-	}
-	return n, err
+// mxTx is a transaction on the MX listener without a key: mail for
+// Postern's return paths only.
+type mxTx struct {
+	from    string
+	targets []bounce.Target
+	seen    map[bounce.Target]bool
 }
 
-func (c *guardConn) Close() error {
-	c.mu.Lock()
-	c.closed = true
-	release := c.release
-	c.release = nil
-	c.mu.Unlock()
-	if release != nil {
-		release()
+func (s *Server) newConn(nc net.Conn, mode Mode, release func()) *session {
+	id := s.newSessionID()
+	ip := remoteIP(nc)
+	return &session{
+		srv: s, nc: nc, mode: mode, id: id, clientIP: ip, opened: time.Now(), release: release,
+		log: s.cfg.Logger.With("session", id, "ip", ip.String()),
 	}
-	c.srv.untrack(c)
-	return c.Conn.Close()
 }
 
-// closeAfterReply makes the next reply the last one.
-func (c *guardConn) closeAfterReply() {
-	c.mu.Lock()
-	c.closeAfter = true
-	c.mu.Unlock()
+// errLineTooLong: a line over its limit ends the session.
+var errLineTooLong = errors.New("smtpd: line too long")
+
+// serve runs the session until the client quits, a limit ends it, or the
+// server closes it.
+func (s *session) serve() {
+	defer s.close()
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("session panic", "panic", p, "stack", string(debug.Stack()))
+			s.closeAfter = true
+			s.send(smtperr.New(smtperr.C421Unavailable, smtperr.SecTempSystem, "Internal error, closing connection (session "+s.id+")"))
+		}
+	}()
+	if s.mode == Submissions {
+		tc := tls.Server(s.nc, s.srv.cfg.TLS)
+		if err := s.handshake(tc); err != nil {
+			s.log.Info("tls handshake", "err", err)
+			return
+		}
+	}
+	s.setBuffers()
+	s.log.Debug("session", "mode", s.mode.String(), "tls", s.tls != nil)
+	s.send(smtperr.New(220, smtperr.Enhanced{}, s.srv.cfg.Hostname+" ESMTP Postern"))
+	for !s.closeAfter {
+		line, err := s.readLine(MaxLineLength)
+		if err != nil {
+			s.readFailed(err)
+			return
+		}
+		verb, arg := splitCommand(line)
+		s.send(s.command(verb, arg))
+	}
+}
+
+// readFailed says why the session ends, when the client can still hear it.
+func (s *session) readFailed(err error) {
+	switch {
+	case errors.Is(err, errLineTooLong):
+		s.log.Info("line too long, closing")
+		s.closeAfter = true
+		s.send(smtperr.New(smtperr.C500SyntaxError, smtperr.SecSyntax, "Line too long, closing connection"))
+	case isTimeout(err) && s.pastLifetime():
+		s.log.Info("unauthenticated session lifetime over, closing")
+		s.closeAfter = true
+		s.send(smtperr.New(smtperr.C421Unavailable, smtperr.Enhanced{4, 4, 2}, "Session lasted too long without authentication, closing connection"))
+	case isTimeout(err):
+		s.log.Info("idle timeout, closing")
+		s.closeAfter = true
+		s.send(smtperr.New(smtperr.C421Unavailable, smtperr.Enhanced{4, 4, 2}, "Idle timeout, closing connection"))
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	default:
+		s.log.Debug("read", "err", err)
+	}
+}
+
+// handshake runs a TLS handshake under the session's deadline and makes
+// tc the connection.
+func (s *session) handshake(tc *tls.Conn) error {
+	s.nc.SetDeadline(s.readDeadline())
+	if err := tc.HandshakeContext(s.srv.ctx); err != nil {
+		return err
+	}
+	s.nc.SetDeadline(time.Time{})
+	st := tc.ConnectionState()
+	s.nc, s.tls = tc, &st
+	return nil
+}
+
+func (s *session) setBuffers() {
+	s.r = bufio.NewReaderSize(s.nc, 4096)
+	s.w = bufio.NewWriterSize(s.nc, 4096)
+}
+
+// readDeadline is the end of the next read: the read timeout, or sooner,
+// the end of an unauthenticated session's lifetime.
+func (s *session) readDeadline() time.Time {
+	d := time.Now().Add(s.srv.cfg.ReadTimeout)
+	if s.client == nil {
+		if end := s.opened.Add(s.srv.cfg.UnauthenticatedLifetime); end.Before(d) {
+			d = end
+		}
+	}
+	return d
+}
+
+func (s *session) pastLifetime() bool {
+	return s.client == nil && !time.Now().Before(s.opened.Add(s.srv.cfg.UnauthenticatedLifetime))
+}
+
+// readLine reads one line of at most limit octets and returns it without
+// its line ending. Replies still buffered go out first unless more
+// pipelined commands are already waiting (RFC 2920): one write for a
+// whole group of replies.
+func (s *session) readLine(limit int) (string, error) {
+	if s.r.Buffered() == 0 {
+		if err := s.flush(); err != nil {
+			return "", err
+		}
+	}
+	if !s.setIdle(true) {
+		return "", net.ErrClosed
+	}
+	defer s.setIdle(false)
+	s.nc.SetReadDeadline(s.readDeadline())
+	var line []byte
+	for {
+		chunk, err := s.r.ReadSlice('\n')
+		if len(line)+len(chunk) > limit+2 {
+			return "", errLineTooLong
+		}
+		line = append(line, chunk...)
+		if err == nil {
+			break
+		}
+		if err != bufio.ErrBufferFull {
+			return "", err
+		}
+	}
+	line = bytes.TrimSuffix(line[:len(line)-1], []byte{'\r'})
+	return string(line), nil
+}
+
+// send writes a reply; a closing one (or one after which the session must
+// end) is flushed and the connection closed.
+func (s *session) send(e *smtperr.Error) {
+	if e == nil {
+		return
+	}
+	if e.Close {
+		s.closeAfter = true
+	}
+	writeReply(s.w, e)
+	if s.closeAfter || s.drainNow() {
+		s.closeAfter = true
+		s.flush()
+		s.nc.Close()
+	}
+}
+
+// writeReply renders a reply, one line per line of its text (RFC 5321
+// §4.2.1), with its enhanced code on each (RFC 2034).
+func writeReply(w *bufio.Writer, e *smtperr.Error) {
+	lines := strings.Split(e.Text, "\n")
+	for i, l := range lines {
+		w.WriteString(itoa3(int(e.Code)))
+		if i < len(lines)-1 {
+			w.WriteByte('-')
+		} else {
+			w.WriteByte(' ')
+		}
+		if e.Enhanced[0] != 0 {
+			w.WriteString(enhancedString(e.Enhanced))
+			w.WriteByte(' ')
+		}
+		w.WriteString(l)
+		w.WriteString("\r\n")
+	}
+}
+
+func itoa3(n int) string {
+	return string([]byte{byte('0' + n/100%10), byte('0' + n/10%10), byte('0' + n%10)})
+}
+
+func enhancedString(e smtperr.Enhanced) string {
+	var b []byte
+	for i, n := range e {
+		if i > 0 {
+			b = append(b, '.')
+		}
+		b = appendInt(b, n)
+	}
+	return string(b)
+}
+
+func appendInt(b []byte, n int) []byte {
+	if n >= 10 {
+		b = appendInt(b, n/10)
+	}
+	return append(b, byte('0'+n%10))
+}
+
+func (s *session) flush() error {
+	if s.w.Buffered() == 0 {
+		return nil
+	}
+	s.nc.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+	return s.w.Flush()
+}
+
+// close ends the connection and gives its slot back.
+func (s *session) close() {
+	if s.tx != nil {
+		s.tx.Abort()
+		s.tx = nil
+	}
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.nc.Close()
+	s.release()
+}
+
+// setIdle records whether the session waits for a command. It reports
+// false when the server is draining: an idle session closes at once.
+func (s *session) setIdle(waiting bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !(waiting && s.draining && !s.busy)
 }
 
 // setBusy records whether a transaction is open. It reports false when the
 // server is draining and a new transaction must not start.
-func (c *guardConn) setBusy(busy bool) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if busy && c.draining {
-		c.closeAfter = true
+func (s *session) setBusy(busy bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if busy && s.draining {
 		return false
 	}
-	c.busy = busy
-	if !busy && c.draining {
-		c.closeAfter = true
-	}
+	s.busy = busy
 	return true
 }
 
-// drain closes an idle connection now; a busy one closes after the reply
-// that ends its transaction.
-func (c *guardConn) drain() {
-	c.mu.Lock()
-	c.draining = true
-	idle := !c.busy
+// drainNow reports whether the server is draining and the session has no
+// transaction open: the reply just written is its last.
+func (s *session) drainNow() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining && !s.busy
+}
+
+// drain closes an idle session now; a busy one closes after the reply that
+// ends its transaction.
+func (s *session) drain() {
+	s.mu.Lock()
+	s.draining = true
+	idle := !s.busy && !s.closed
+	s.mu.Unlock()
 	if idle {
-		c.closed = true
-	}
-	c.mu.Unlock()
-	if idle {
-		c.Conn.Close()
-	}
-}
-
-// guardOf finds the guardConn under a connection go-smtp hands out, which
-// is the guardConn itself or a *tls.Conn over it.
-func guardOf(c net.Conn) *guardConn {
-	for {
-		switch v := c.(type) {
-		case *guardConn:
-			return v
-		case *tls.Conn:
-			c = v.NetConn()
-		default:
-			return nil
-		}
-	}
-}
-
-// guardListener wraps accepted connections and tracks them for draining.
-type guardListener struct {
-	net.Listener
-	mode Mode
-	srv  *Server
-
-	closeOnce sync.Once
-	closeErr  error
-}
-
-// Close closes the listener once; Shutdown and the engine both close it.
-func (l *guardListener) Close() error {
-	l.closeOnce.Do(func() { l.closeErr = l.Listener.Close() })
-	return l.closeErr
-}
-
-func (l *guardListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		g := &guardConn{Conn: c, srv: l.srv, mode: l.mode, id: l.srv.newSessionID()}
-		if conns := l.srv.cfg.Conns; conns != nil {
-			ip := remoteIP(c)
-			release, ok, reason := conns.Acquire(ip)
-			if !ok {
-				l.srv.cfg.Logger.Info("connection refused", "ip", ip.String(), "reason", reason)
-				go refuseConn(c, l.mode, reason)
-				continue
-			}
-			g.release = release
-		}
-		l.srv.track(g)
-		return g, nil
+		s.nc.Close()
 	}
 }
 
@@ -163,10 +331,10 @@ func remoteIP(c net.Conn) netip.Addr {
 	return netip.Addr{}
 }
 
-// countError records a refused command and returns the count so far.
-func (c *guardConn) countError() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.errors++
-	return c.errors
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// ctx is the context of the session's work.
+func (s *session) ctx() context.Context { return s.srv.ctx }

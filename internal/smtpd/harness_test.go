@@ -60,6 +60,11 @@ type envOptions struct {
 	enqueuer   submit.Enqueuer // replaces the real queue when set
 	lockout    *lockout.Tracker
 	conns      *lockout.Conns
+	mxConns    *lockout.Conns
+	lifetime   time.Duration // unauthenticated session lifetime
+	idleCmds   int           // commands without mail before 421
+	mxMaxBytes int64         // mail to return paths
+	inflight   int64         // in-flight DATA budget
 	authDelay  time.Duration
 	now        func() time.Time
 	quota      func(store.Store) submit.Quota
@@ -70,7 +75,7 @@ type envOptions struct {
 }
 
 // testCodec keys the return paths of test servers.
-var testCodec = returnpath.Codec{Key: []byte("smtpd test return-path key......"), Label: "pst-bounces"}
+var testCodec = returnpath.Codec{Key: []byte("smtpd test return-path key......"), Label: "pst-bounces", Lifetime: 30 * 24 * time.Hour}
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
@@ -151,8 +156,14 @@ func newEnv(t testing.TB, o envOptions) *env {
 		MaxErrors:       o.maxErrors,
 		Funnel:          funnel,
 		Conns:           o.conns,
-		Bounces:         bouncesOf(o, st),
-		Logger:          log,
+		MXConns:         o.mxConns,
+
+		UnauthenticatedLifetime: o.lifetime,
+		MaxIdleCommands:         o.idleCmds,
+		MXMaxMessageBytes:       o.mxMaxBytes,
+		MaxInflightBytes:        o.inflight,
+		Bounces:                 bouncesOf(o, st),
+		Logger:                  log,
 	})
 	if err != nil {
 		t.Fatal(err)

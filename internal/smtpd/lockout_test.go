@@ -76,7 +76,7 @@ func TestAuthFailureDelay(t *testing.T) {
 }
 
 func TestConnectionLimitsAndFlood(t *testing.T) {
-	e := newEnv(t, envOptions{conns: lockout.NewConns(3, 60)})
+	e := newEnv(t, envOptions{conns: lockout.NewConns(lockout.ConnLimits{PerIP: 3, Per48: 3, Total: 60})})
 	// A flood of idle connections from one address reaches its limit...
 	var idle []net.Conn
 	for i := 0; i < 3; i++ {

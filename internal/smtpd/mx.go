@@ -23,20 +23,33 @@ const textRelayDenied = "Relaying denied: authenticate with the username apikey 
 // for one of Postern's return paths: everything else is relaying, denied.
 func (s *session) returnPathRcpt(to string) error {
 	b := s.srv.cfg.Bounces
-	if b == nil || s.guard.mode != MX {
+	if b == nil || s.mode != MX {
 		return s.refuse(smtperr.New(smtperr.C550MailboxUnavailable, smtperr.SecRelayDenied, textRelayDenied))
 	}
-	t, err := b.Recipient(s.srv.ctx, to)
+	t, err := b.Recipient(s.ctx(), to)
 	switch {
 	case errors.Is(err, bounce.ErrNotReturnPath):
 		s.log.Info("rcpt refused", "reason", "relay")
 		return s.refuse(smtperr.New(smtperr.C550MailboxUnavailable, smtperr.SecRelayDenied, textRelayDenied))
+	case errors.Is(err, bounce.ErrExpired):
+		s.log.Info("rcpt refused", "reason", "expired return path")
+		return s.refuse(smtperr.New(smtperr.C550MailboxUnavailable, smtperr.SecBadMailbox, "Return path expired"))
 	case errors.Is(err, bounce.ErrUnknown):
 		s.log.Info("rcpt refused", "reason", "unknown return path")
 		return s.refuse(smtperr.New(smtperr.C550MailboxUnavailable, smtperr.SecBadMailbox, "No such return path"))
 	case err != nil:
 		return s.reply("return path", err)
 	}
+	if s.mx.seen[t] {
+		return nil // one report per return path, however often it is named
+	}
+	if len(s.mx.targets) >= bounce.MaxTargets {
+		return s.refuse(smtperr.New(smtperr.C452InsufficientStorage, smtperr.SecTooManyRecipients, "Too many recipients"))
+	}
+	if s.mx.seen == nil {
+		s.mx.seen = map[bounce.Target]bool{}
+	}
+	s.mx.seen[t] = true
 	s.mx.targets = append(s.mx.targets, t)
 	return nil
 }
@@ -44,7 +57,7 @@ func (s *session) returnPathRcpt(to string) error {
 // receiveReturn hands a message for return paths to Bounces; the reply is
 // 250 once what it reports is recorded.
 func (s *session) receiveReturn(body []byte) error {
-	outs, err := s.srv.cfg.Bounces.Receive(s.srv.ctx, s.mx.targets, s.mx.from, body)
+	outs, err := s.srv.cfg.Bounces.Receive(s.ctx(), s.mx.targets, s.mx.from, body)
 	if err != nil {
 		return s.reply("receive bounce", err)
 	}
@@ -54,5 +67,5 @@ func (s *session) receiveReturn(body []byte) error {
 			bounced++
 		}
 	}
-	return ok("Ok: report received for " + strconv.Itoa(len(outs)) + " recipient(s), " + strconv.Itoa(bounced) + " bounced")
+	return ok250("Ok: report received for " + strconv.Itoa(len(outs)) + " recipient(s), " + strconv.Itoa(bounced) + " bounced")
 }

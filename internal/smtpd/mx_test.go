@@ -30,7 +30,7 @@ func TestMXAcceptsBouncesOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	rp := func(idx int) string {
-		return testCodec.Address(returnpath.Token{MessageID: id, Idx: idx, Domain: "acme.test"})
+		return testCodec.Address(returnpath.Token{MessageID: id, Idx: idx, Domain: "acme.test", Date: time.Now()})
 	}
 	report, err := dsn.Build(dsn.Report{ReportingMTA: "mx.far.test", Sender: rp(1), Now: time.Now(),
 		Recipients: []dsn.Recipient{{Address: "gone@far.test", Action: dsn.Failed, Status: [3]int{5, 1, 1}, Diagnostic: "550 5.1.1 unknown user"}}})

@@ -3,8 +3,6 @@ package smtpd
 import (
 	"errors"
 
-	"github.com/emersion/go-smtp"
-
 	"github.com/postern/postern/internal/smtperr"
 	"github.com/postern/postern/internal/submit"
 )
@@ -100,26 +98,13 @@ func (s *session) reply(stage string, err error) error {
 	return s.refuse(smtperr.Internal(s.id))
 }
 
-// refuse sends e and counts it; past MaxErrors the reply becomes 421 and
-// the connection closes after it.
-func (s *session) refuse(e *smtperr.Error) error {
-	if s.guard.countError() >= s.srv.cfg.MaxErrors {
+// refuse counts e and returns it as the reply; past MaxErrors the reply
+// becomes 421 and the connection closes after it.
+func (s *session) refuse(e *smtperr.Error) *smtperr.Error {
+	s.errors++
+	if s.errors >= s.srv.cfg.MaxErrors {
 		s.log.Info("too many errors, closing", "last", e.Error())
-		s.guard.closeAfterReply()
-		return wire(smtperr.New(smtperr.C421Unavailable, smtperr.SecTooManyErrors, "Too many errors, closing connection"))
+		return smtperr.New(smtperr.C421Unavailable, smtperr.SecTooManyErrors, "Too many errors, closing connection").Closing()
 	}
-	if e.Close {
-		s.guard.closeAfterReply()
-	}
-	return wire(e)
-}
-
-// ok is a positive final reply (250 after DATA).
-func ok(text string) error {
-	return wire(smtperr.New(smtperr.C250OK, smtperr.SecOK, text))
-}
-
-// wire writes e as go-smtp's reply: the only place a reply is built.
-func wire(e *smtperr.Error) *smtp.SMTPError {
-	return &smtp.SMTPError{Code: int(e.Code), EnhancedCode: smtp.EnhancedCode(e.Enhanced), Message: e.Text}
+	return e
 }

@@ -8,13 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"sync"
 	"time"
-
-	"github.com/emersion/go-smtp"
 
 	"github.com/postern/postern/internal/lockout"
 	"github.com/postern/postern/internal/submit"
@@ -55,11 +52,28 @@ type Config struct {
 	// MaxErrors is how many refused commands a connection may collect
 	// before it is closed with 421.
 	MaxErrors int
+	// MaxIdleCommands is how many commands that move no mail (NOOP, RSET,
+	// VRFY, HELP, a repeated EHLO) a session may send between two
+	// accepted messages before it is closed with 421 (0: 20).
+	MaxIdleCommands int
+	// UnauthenticatedLifetime closes a session that has not authenticated
+	// this long after it opened, whatever it is doing (0: 5 minutes).
+	UnauthenticatedLifetime time.Duration
+	// MXMaxMessageBytes bounds mail to return paths on the MX listener
+	// (0: 1 MiB; never more than MaxMessageBytes).
+	MXMaxMessageBytes int64
+	// MaxInflightBytes bounds the message data all sessions together hold
+	// while reading DATA (0: 256 MiB; never less than MaxMessageBytes);
+	// past it a DATA gets 452 4.3.1.
+	MaxInflightBytes int64
 
 	// Funnel decides every submission (internal/submit). Required.
 	Funnel *submit.Funnel
-	// Conns, when set, bounds connections per client and in all.
-	Conns *lockout.Conns
+	// Conns bounds the connections of the submission listeners (per client
+	// and in all), MXConns those of the MX listeners: two budgets, so the
+	// public MX port cannot starve submission. Nil: no bound.
+	Conns   *lockout.Conns
+	MXConns *lockout.Conns
 	// Bounces, when set, takes mail for return paths on the MX listener;
 	// without it the MX listener accepts nothing unauthenticated.
 	Bounces Bounces
@@ -67,25 +81,29 @@ type Config struct {
 	Rand    io.Reader // nil: crypto/rand (session ids)
 }
 
-// MaxLineLength is the engine's hard line limit: twice RFC 5321's 1000
-// octets, as go-smtp recommends; a longer line closes the connection. DATA
-// lines are held to the RFC's 1000 by the funnel (submit.MaxDataLine).
-const MaxLineLength = 2000
+// Line limits. A command line may be longer than RFC 5321's 512 octets
+// (§4.5.3.1.4) by what extensions add; an AUTH response line may hold
+// 12288 octets (RFC 4954 §4). A longer line ends the session. DATA lines
+// are held to the RFC's 1000 by the funnel (submit.MaxDataLine).
+const (
+	MaxLineLength     = 2000
+	maxAuthLineLength = 12288
+)
 
 // Server serves SMTP on any number of listeners.
 type Server struct {
 	cfg    Config
-	engine *smtp.Server
+	budget *budget
 	// ctx is every session's context: cancelled when Shutdown gives up
 	// waiting, so work in progress stops with the connections it serves.
 	ctx    context.Context
 	cancel context.CancelFunc
 
 	mu        sync.Mutex
-	conns     map[*guardConn]struct{}
+	conns     map[*session]struct{}
 	listeners []net.Listener
 	draining  bool
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // Serve calls and connections
 }
 
 // New returns a server; call Serve for each listener. It refuses a config
@@ -103,51 +121,101 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxErrors <= 0 {
 		cfg.MaxErrors = 10
 	}
-	s := &Server{cfg: cfg, conns: make(map[*guardConn]struct{})}
+	if cfg.MaxIdleCommands <= 0 {
+		cfg.MaxIdleCommands = 20
+	}
+	if cfg.UnauthenticatedLifetime <= 0 {
+		cfg.UnauthenticatedLifetime = 5 * time.Minute
+	}
+	if cfg.MXMaxMessageBytes <= 0 {
+		cfg.MXMaxMessageBytes = 1 << 20
+	}
+	if cfg.MaxMessageBytes > 0 && cfg.MXMaxMessageBytes > cfg.MaxMessageBytes {
+		cfg.MXMaxMessageBytes = cfg.MaxMessageBytes
+	}
+	if cfg.MaxInflightBytes <= 0 {
+		cfg.MaxInflightBytes = 256 << 20
+	}
+	if cfg.MaxInflightBytes < cfg.MaxMessageBytes {
+		cfg.MaxInflightBytes = cfg.MaxMessageBytes // or the largest could never pass
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 5 * time.Minute
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = time.Minute
+	}
+	s := &Server{cfg: cfg, conns: make(map[*session]struct{}), budget: newBudget(cfg.MaxInflightBytes)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	e := smtp.NewServer(smtp.BackendFunc(s.newSession))
-	e.Domain = cfg.Hostname
-	e.TLSConfig = cfg.TLS
-	e.MaxMessageBytes = cfg.MaxMessageBytes
-	e.MaxRecipients = cfg.MaxRecipients
-	e.MaxLineLength = MaxLineLength
-	e.ReadTimeout = cfg.ReadTimeout
-	e.WriteTimeout = cfg.WriteTimeout
-	// go-smtp would answer AUTH before TLS with 523 5.7.10 and hide why;
-	// the session itself refuses it with 530 5.7.0 (RFC 3207 §4) and
-	// advertises no mechanism before TLS.
-	e.AllowInsecureAuth = true
-	e.ErrorLog = log.New(&slogWriter{cfg.Logger}, "", 0)
-	s.engine = e
 	return s, nil
 }
 
 // Serve accepts connections on l in the given mode until Shutdown. For
-// Submissions, l is wrapped in TLS here.
+// Submissions, every connection speaks TLS from its first byte.
 func (s *Server) Serve(l net.Listener, mode Mode) error {
 	// A Serve that starts after Shutdown (a stop right after a start)
-	// must not go on accepting: the engine only closes listeners it has
-	// seen, so the server keeps its own list.
-	gl := &guardListener{Listener: l, mode: mode, srv: s}
+	// must not go on accepting.
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
-		gl.Close()
+		l.Close()
 		return nil
 	}
-	s.listeners = append(s.listeners, gl)
+	s.listeners = append(s.listeners, l)
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
-	var ln net.Listener = gl
-	if mode == Submissions {
-		ln = tls.NewListener(ln, s.cfg.TLS)
+	conns := s.cfg.Conns
+	if mode == MX {
+		conns = s.cfg.MXConns
 	}
-	err := s.engine.Serve(ln)
-	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
-		return nil
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.isDraining() || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Out of file descriptors and the like: back off, as
+				// net/http does, instead of spinning.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		release := func() {}
+		if conns != nil {
+			ip := remoteIP(nc)
+			r, ok, reason := conns.Acquire(ip)
+			if !ok {
+				s.cfg.Logger.Info("connection refused", "ip", ip.String(), "mode", mode.String(), "reason", reason)
+				go refuseConn(nc, mode, reason)
+				continue
+			}
+			release = r
+		}
+		c := s.newConn(nc, mode, release)
+		if !s.track(c) {
+			c.nc.Close()
+			release()
+			return nil
+		}
+		go func() {
+			defer s.wg.Done()
+			defer s.untrack(c)
+			c.serve()
+		}()
 	}
-	return err
+}
+
+func (s *Server) isDraining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
 }
 
 // Shutdown stops accepting, closes idle connections, lets transactions in
@@ -155,8 +223,6 @@ func (s *Server) Serve(l net.Listener, mode Mode) error {
 // returns when all are gone. When ctx ends first, remaining connections are
 // closed and ctx's error is returned.
 func (s *Server) Shutdown(ctx context.Context) error {
-	done := make(chan error, 1)
-	go func() { done <- s.engine.Shutdown(ctx) }()
 	s.mu.Lock()
 	s.draining = true
 	for _, l := range s.listeners {
@@ -166,34 +232,38 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.drain()
 	}
 	s.mu.Unlock()
-	err := <-done
-	if err != nil {
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
 		s.cancel() // work in progress stops: nothing of it was acknowledged
-		// ctx ended with sessions still open: the engine, already shut
-		// down, closes nothing more, so cut them here.
-		s.engine.Close()
 		s.mu.Lock()
 		for c := range s.conns {
-			c.Conn.Close()
+			c.nc.Close()
 		}
 		s.mu.Unlock()
+		<-done
 	}
-	s.wg.Wait()
 	s.cancel()
 	return err
 }
 
-func (s *Server) track(c *guardConn) {
+// track registers a new connection; false when the server is draining.
+func (s *Server) track(c *session) bool {
 	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	draining := s.draining
-	s.mu.Unlock()
-	if draining {
-		c.drain()
+	defer s.mu.Unlock()
+	if s.draining {
+		return false
 	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
 }
 
-func (s *Server) untrack(c *guardConn) {
+func (s *Server) untrack(c *session) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
@@ -207,19 +277,4 @@ func (s *Server) newSessionID() string {
 		return "unknown"
 	}
 	return sessionIDEncoding.EncodeToString(b[:])
-}
-
-// slogWriter carries go-smtp's own error log into slog.
-type slogWriter struct{ log *slog.Logger }
-
-func (w *slogWriter) Write(p []byte) (int, error) {
-	w.log.Warn("smtp engine", "msg", string(trimNL(p)))
-	return len(p), nil
-}
-
-func trimNL(p []byte) []byte {
-	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
-		p = p[:len(p)-1]
-	}
-	return p
 }

@@ -53,7 +53,15 @@ func (d Domain) Usable() bool { return d.State == DomainVerified || d.State == D
 // the domain: it is usable, and the user's own or shared within the
 // user's account.
 func (d Domain) UsableBy(userID, accountID int64) bool {
-	return d.Usable() && (d.UserID == userID || d.Shared && d.AccountID == accountID)
+	return d.Usable() && ownOrShared(d.UserID, d.AccountID, d.Shared, userID, accountID)
+}
+
+// ownOrShared is the sharing rule of domains and single senders: what
+// belongs to owner (of ownerAccount) is the owner's alone, or, when
+// shared, every user's of the owner's account (the account and its
+// subusers). Never another account's.
+func ownOrShared(owner, ownerAccount int64, shared bool, userID, accountID int64) bool {
+	return owner == userID || shared && ownerAccount == accountID
 }
 
 // Domain event types: what happened to a domain, for its user to see.

@@ -17,6 +17,19 @@ type Sender struct {
 	ExpiresAt  time.Time
 	CreatedAt  time.Time
 	VerifiedAt time.Time
+
+	// AccountID is the owner's account: the owner itself, or its parent.
+	AccountID int64
+	// Shared: every user of the owner's account may send as the address,
+	// not only the owner (as Domain.Shared).
+	Shared bool
+}
+
+// UsableBy reports whether the user (of the given account) may send as
+// the address: it is verified, and the user's own or shared within the
+// user's account, by the rule of Domain.UsableBy.
+func (s Sender) UsableBy(userID, accountID int64) bool {
+	return s.Verified && ownOrShared(s.UserID, s.AccountID, s.Shared, userID, accountID)
 }
 
 // SenderStore keeps single senders.
@@ -27,7 +40,11 @@ type SenderStore interface {
 	// has not expired at now; store.ErrNotFound otherwise.
 	ConfirmSender(ctx context.Context, codeHash []byte, now time.Time) (Sender, error)
 	Senders(ctx context.Context, userName string) ([]Sender, error)
-	// SenderVerified reports whether address is a verified sender of any
-	// of the users.
-	SenderVerified(ctx context.Context, address string, userIDs ...int64) (bool, error)
+	// SendersByAddress returns every user's sender of that address,
+	// pending or verified, by user name.
+	SendersByAddress(ctx context.Context, address string) ([]Sender, error)
+	// SetSenderShared shares the user's sender with the user's account, or
+	// not; store.ErrNotFound when the user has no such sender. AddSender
+	// leaves the sharing of an address the user has already as it was.
+	SetSenderShared(ctx context.Context, userID int64, address string, shared bool) error
 }

@@ -32,3 +32,30 @@ func TestValidAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestFinding6LocalParts: local parts are RFC 5321 dot-strings or quoted
+// strings without control characters (security review, finding 6).
+func TestFinding6LocalParts(t *testing.T) {
+	cases := []struct {
+		addr string
+		want bool
+	}{
+		{`"ceo@b.test"@sub.test`, true}, // syntax only: the identity check may still refuse it
+		{`"john doe"@x.test`, true},
+		{"a\x00b@x.test", false},
+		{"a\rb@x.test", false},
+		{"a\x1bb@x.test", false},
+		{"a..b@x.test", false},
+		{".a@x.test", false},
+		{"a.@x.test", false},
+		{`"a` + "\x07" + `"@x.test`, false},
+		{"ceo@b.test@sub.test", false}, // the same address with its quotes lost
+		{"a b@x.test", false},
+		{`"a"b@x.test`, false},
+	}
+	for _, tc := range cases {
+		if got := ValidAddress(tc.addr); got != tc.want {
+			t.Errorf("ValidAddress(%q) = %v, want %v", tc.addr, got, tc.want)
+		}
+	}
+}

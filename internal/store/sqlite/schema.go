@@ -151,6 +151,12 @@ var migrations = []string{
 	// 10: a message's metadata (categories, custom args, batch id) as
 	// JSON, from X-SMTPAPI or the HTTP send API.
 	`ALTER TABLE messages ADD COLUMN meta TEXT NOT NULL DEFAULT '';`,
+	// 11: single senders shared within an account, as domains are
+	// (issue 12, finding 10). Unlike migration 9's domains, the senders
+	// an account already has are not shared: a subuser using its
+	// account's was the flaw, and the operator shares on purpose.
+	`ALTER TABLE senders ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX senders_address ON senders(address);`,
 }
 
 // migrate brings the database up to len(migrations), each migration in its

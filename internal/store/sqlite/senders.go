@@ -28,29 +28,32 @@ func (db *DB) AddSender(ctx context.Context, s store.Sender) error {
 	if code == nil {
 		code = []byte{}
 	}
-	_, err := db.w.ExecContext(ctx, `INSERT INTO senders (user_id, address, verified, by_operator, code_hash, expires_at, created_at, verified_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := db.w.ExecContext(ctx, `INSERT INTO senders (user_id, address, verified, by_operator, code_hash, expires_at, created_at, verified_at, shared)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (user_id, address) DO UPDATE SET verified = excluded.verified, by_operator = excluded.by_operator,
 			code_hash = excluded.code_hash, expires_at = excluded.expires_at, verified_at = excluded.verified_at`,
-		s.UserID, strings.ToLower(s.Address), boolInt(s.Verified), boolInt(s.ByOperator), code, micros(s.ExpiresAt), micros(s.CreatedAt), verified)
+		s.UserID, strings.ToLower(s.Address), boolInt(s.Verified), boolInt(s.ByOperator), code, micros(s.ExpiresAt), micros(s.CreatedAt), verified,
+		boolInt(s.Shared))
 	if err != nil {
 		return fmt.Errorf("sqlite: add sender: %w", mapErr(err))
 	}
 	return nil
 }
 
-const senderColumns = `s.address, s.user_id, u.name, s.verified, s.by_operator, s.code_hash, s.expires_at, s.created_at, s.verified_at
+const senderColumns = `s.address, s.user_id, u.name, s.verified, s.by_operator, s.code_hash, s.expires_at, s.created_at, s.verified_at,
+	COALESCE(u.parent_id, u.id), s.shared
 	FROM senders s JOIN users u ON u.id = s.user_id`
 
 func scanSender(row rowScanner) (store.Sender, error) {
 	var s store.Sender
-	var verified, byOp int
+	var verified, byOp, shared int
 	var expires, created int64
 	var vat sql.NullInt64
-	if err := row.Scan(&s.Address, &s.UserID, &s.UserName, &verified, &byOp, &s.CodeHash, &expires, &created, &vat); err != nil {
+	if err := row.Scan(&s.Address, &s.UserID, &s.UserName, &verified, &byOp, &s.CodeHash, &expires, &created, &vat,
+		&s.AccountID, &shared); err != nil {
 		return s, err
 	}
-	s.Verified, s.ByOperator = verified != 0, byOp != 0
+	s.Verified, s.ByOperator, s.Shared = verified != 0, byOp != 0, shared != 0
 	s.ExpiresAt, s.CreatedAt = fromMicros(expires), fromMicros(created)
 	if vat.Valid {
 		s.VerifiedAt = fromMicros(vat.Int64)
@@ -94,17 +97,21 @@ func (db *DB) Senders(ctx context.Context, userName string) ([]store.Sender, err
 	return queryAll(ctx, db.r, "senders", scanSender, q+` ORDER BY s.address, u.name`, args...)
 }
 
-// SenderVerified reports whether address is verified for any of the users.
-func (db *DB) SenderVerified(ctx context.Context, address string, userIDs ...int64) (bool, error) {
-	for _, id := range userIDs {
-		var n int
-		if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM senders WHERE user_id = ? AND address = ? AND verified = 1`,
-			id, strings.ToLower(address)).Scan(&n); err != nil {
-			return false, fmt.Errorf("sqlite: sender verified: %w", err)
-		}
-		if n > 0 {
-			return true, nil
-		}
+// SendersByAddress returns every user's sender of address.
+func (db *DB) SendersByAddress(ctx context.Context, address string) ([]store.Sender, error) {
+	return queryAll(ctx, db.r, "senders by address", scanSender, `SELECT `+senderColumns+` WHERE s.address = ? ORDER BY u.name`,
+		strings.ToLower(address))
+}
+
+// SetSenderShared shares the user's sender within its account, or not.
+func (db *DB) SetSenderShared(ctx context.Context, userID int64, address string, shared bool) error {
+	res, err := db.w.ExecContext(ctx, `UPDATE senders SET shared = ? WHERE user_id = ? AND address = ?`,
+		boolInt(shared), userID, strings.ToLower(address))
+	if err != nil {
+		return fmt.Errorf("sqlite: sender %s: %w", address, err)
 	}
-	return false, nil
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: sender %s: %w", address, store.ErrNotFound)
+	}
+	return nil
 }
