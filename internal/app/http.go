@@ -9,8 +9,10 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/postern/postern/internal/admin"
 	"github.com/postern/postern/internal/submit"
 	"github.com/postern/postern/internal/web"
+	"github.com/postern/postern/internal/web/manageapi"
 	"github.com/postern/postern/internal/web/sendapi"
 )
 
@@ -46,6 +48,13 @@ func (a *App) startHTTP(funnel *submit.Funnel, tlsConf *tls.Config, proxies []ne
 		return nil, nil, err
 	}
 	wc.Send = send
+	manage, err := manageapi.New(manageapi.Config{Funnel: funnel, Admin: &admin.Service{Store: a.Store, Accounts: a.Accounts},
+		ClientIP: wc.ClientIP, Log: log})
+	if err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
+	wc.Manage = manage
 	h, err := web.New(wc)
 	if err != nil {
 		ln.Close()

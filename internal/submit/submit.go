@@ -22,6 +22,8 @@ import (
 // Accounts checks API keys (internal/account.Service).
 type Accounts interface {
 	Authenticate(ctx context.Context, username, password string) (store.APIKey, error)
+	// AuthenticateFor checks a key for scope, or for none with "".
+	AuthenticateFor(ctx context.Context, username, password, scope string) (store.APIKey, error)
 	// Admit checks suspension and IP access rules for a key used from ip.
 	Admit(ctx context.Context, key store.APIKey, ip netip.Addr) (account.Principal, error)
 	Recheck(ctx context.Context, keyID string) (store.APIKey, error)
@@ -144,6 +146,11 @@ type Credentials struct {
 	// Session is the way in's id for the connection or request, logged
 	// with every line the funnel writes about it.
 	Session string
+	// AnyScope admits a valid key whatever its scopes (the management
+	// API, which checks each endpoint's scope); otherwise the key must
+	// hold mail.send. Lockout, pacing, suspension and IP rules apply
+	// either way.
+	AnyScope bool
 }
 
 // Client is an authenticated client: the key, whom it acts for, and where
@@ -218,7 +225,11 @@ func (f *Funnel) authenticate(ctx context.Context, cr Credentials) (*Client, *Re
 	if cr.Authzid != "" && cr.Authzid != cr.Username {
 		return nil, refuse(ReasonAuthzid, textAuthzid), true, nil
 	}
-	key, err := f.cfg.Accounts.Authenticate(ctx, cr.Username, cr.Password)
+	scope := account.ScopeMailSend
+	if cr.AnyScope {
+		scope = ""
+	}
+	key, err := f.cfg.Accounts.AuthenticateFor(ctx, cr.Username, cr.Password, scope)
 	switch {
 	case err == nil:
 	case errors.Is(err, account.ErrScope):

@@ -85,3 +85,17 @@ func RequestID() string {
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// TextBadKey is what SendGrid answers (401) for a key it does not accept.
+const TextBadKey = "The provided authorization grant is invalid, expired, or revoked"
+
+// Bearer is the key of an "Authorization: Bearer KEY" field (RFC 6750
+// §2.1; the scheme is case-insensitive, RFC 9110 §11.1).
+func Bearer(v string) (string, bool) {
+	scheme, key, ok := strings.Cut(strings.TrimSpace(v), " ")
+	key = strings.TrimLeft(key, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" || strings.ContainsAny(key, " \t") {
+		return "", false
+	}
+	return key, true
+}

@@ -54,7 +54,7 @@ func FuzzHandler(f *testing.F) {
 	allowed := map[int]bool{200: true, 400: true, 401: true, 404: true, 405: true, 413: true, 500: true}
 	f.Fuzz(func(t *testing.T, method, path, query, contentType, body string) {
 		fs := &fuzzStore{}
-		h, err := web.New(web.Config{Senders: fs, Send: sendStub})
+		h, err := web.New(web.Config{Senders: fs, Send: sendStub, Manage: manageStub})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -50,6 +50,7 @@ func newEnv(t *testing.T, senders sendercode.Confirmer) *env {
 	h, err := web.New(web.Config{
 		Senders: senders,
 		Send:    sendStub,
+		Manage:  manageStub,
 		Log:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:     time.Now,
 	})

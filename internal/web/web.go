@@ -20,6 +20,8 @@ type Config struct {
 	Senders sendercode.Confirmer
 	// Send serves POST /v3/mail/send (sendapi.New). Required.
 	Send http.Handler
+	// Manage serves the rest of /v3/ (manageapi.New). Required.
+	Manage http.Handler
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For
 	// ClientIP believes; empty trusts none. List only the proxies: a
 	// client inside one of these prefixes could name any address.
@@ -62,8 +64,8 @@ func NewServer(h http.Handler, log *slog.Logger) *http.Server {
 
 // New returns the handler for every route.
 func New(cfg Config) (http.Handler, error) {
-	if cfg.Senders == nil || cfg.Send == nil {
-		return nil, errors.New("web: Config.Senders and Config.Send are required")
+	if cfg.Senders == nil || cfg.Send == nil || cfg.Manage == nil {
+		return nil, errors.New("web: Config.Senders, Config.Send and Config.Manage are required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -77,6 +79,7 @@ func New(cfg Config) (http.Handler, error) {
 			return nil, err
 		}
 	}
+	h.mux.Handle("/v3/", cfg.Manage)
 	h.mux.HandleFunc("/", h.notFound)
 	return h, nil
 }

@@ -21,6 +21,11 @@ import (
 
 // sendStub stands in for sendapi: it answers every request as
 // unauthorized, so a test sees that the request reached it.
+// manageStub stands for the management API: its own JSON 404.
+var manageStub = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	web.WriteErrors(w, http.StatusNotFound, web.APIError{Message: "not found"})
+})
+
 var sendStub = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Stub", "send")
 	web.WriteErrors(w, http.StatusUnauthorized, web.APIError{Message: "authorization required"})
@@ -34,7 +39,7 @@ func (noSenders) ConfirmSender(context.Context, []byte, time.Time) (store.Sender
 }
 
 func TestNewRequires(t *testing.T) {
-	if _, err := web.New(web.Config{Send: sendStub}); err == nil {
+	if _, err := web.New(web.Config{Send: sendStub, Manage: manageStub}); err == nil {
 		t.Error("nil Senders accepted")
 	}
 	if _, err := web.New(web.Config{Senders: noSenders{}}); err == nil {
@@ -196,6 +201,7 @@ func TestPanic(t *testing.T) {
 	h, err := web.New(web.Config{
 		Senders: noSenders{},
 		Send:    http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("secret panic value") }),
+		Manage:  manageStub,
 		Log:     slog.New(slog.NewTextHandler(logs, nil)),
 	})
 	if err != nil {

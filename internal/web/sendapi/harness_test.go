@@ -102,6 +102,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	wc.Send = send
+	wc.Manage = http.NotFoundHandler()
 	h, err := web.New(wc)
 	if err != nil {
 		t.Fatal(err)

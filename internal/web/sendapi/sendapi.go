@@ -101,7 +101,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (x *exchange) serve() {
 	f := x.h.cfg.Funnel
 	ctx := x.r.Context()
-	key, ok := bearer(x.r.Header.Get("Authorization"))
+	key, ok := web.Bearer(x.r.Header.Get("Authorization"))
 	if !ok {
 		x.fail(http.StatusUnauthorized, web.APIError{Message: "authorization required"})
 		return
@@ -298,17 +298,6 @@ func (x *exchange) fail(status int, errs ...web.APIError) {
 func (x *exchange) internal(msg string, err error) {
 	x.status = http.StatusInternalServerError
 	x.reqID = web.InternalError(x.w, x.r, x.h.cfg.Log, "mail send: "+msg, err, "ip", x.ip.String(), "key_id", x.keyID)
-}
-
-// bearer is the key of an "Authorization: Bearer KEY" field (RFC 6750
-// §2.1; the scheme is case-insensitive, RFC 9110 §11.1).
-func bearer(v string) (string, bool) {
-	scheme, key, ok := strings.Cut(strings.TrimSpace(v), " ")
-	key = strings.TrimLeft(key, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" || strings.ContainsAny(key, " \t") {
-		return "", false
-	}
-	return key, true
 }
 
 // tlsString describes a TLS connection for the Received field, as smtpd

@@ -61,7 +61,7 @@ var reasons = map[submit.Reason]row{
 }
 
 // textBadKey is what SendGrid answers for a key it does not accept.
-const textBadKey = "The provided authorization grant is invalid, expired, or revoked"
+const textBadKey = web.TextBadKey
 
 // rowFor is ref's row, or the generic one for a reason the table lacks.
 func rowFor(ref *submit.Refusal) row {

@@ -107,27 +107,6 @@ func TestRefusalRendering(t *testing.T) {
 	}
 }
 
-func TestBearer(t *testing.T) {
-	for v, want := range map[string]string{
-		"Bearer SG.abc.def":   "SG.abc.def",
-		"bearer SG.abc.def":   "SG.abc.def",
-		"BEARER   SG.abc.def": "SG.abc.def",
-		" Bearer SG.abc.def ": "SG.abc.def",
-		"Bearer":              "",
-		"Bearer ":             "",
-		"Bearer a b":          "",
-		"Basic YTpi":          "",
-		"SG.abc.def":          "",
-		"":                    "",
-		"Bearer\tSG.abc":      "",
-	} {
-		got, ok := bearer(v)
-		if got != want || ok != (want != "") {
-			t.Errorf("bearer(%q) = %q, %v; want %q", v, got, ok, want)
-		}
-	}
-}
-
 // TestNewRequires: the funnel and the client address are required.
 func TestNewRequires(t *testing.T) {
 	if _, err := New(Config{ClientIP: func(*http.Request) netip.Addr { return netip.Addr{} }}); err == nil {
