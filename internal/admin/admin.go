@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/account"
+	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/dnsres"
 	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/submit"
 )
 
 // Errors of every operation; test with errors.Is.
@@ -48,8 +51,16 @@ func Invalid(field, format string, args ...any) error {
 type Service struct {
 	Store    store.Store
 	Accounts *account.Service
-	Now      func() time.Time // nil: time.Now
-	Rand     io.Reader        // nil: crypto/rand
+	// Config is the installation's: host name, public URL of the HTTP
+	// listener (confirmation links), the domain records to advise.
+	Config config.Config
+	// Resolver answers domain validation's lookups.
+	Resolver dnsres.Resolver
+	// Queue takes Postern's own mail (sender confirmations), through
+	// submit.Notices.
+	Queue submit.Enqueuer
+	Now   func() time.Time // nil: time.Now
+	Rand  io.Reader        // nil: crypto/rand
 }
 
 func (s *Service) now() time.Time {

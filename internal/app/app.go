@@ -20,6 +20,7 @@ import (
 
 	"github.com/postern/postern/internal/abuse"
 	"github.com/postern/postern/internal/account"
+	"github.com/postern/postern/internal/admin"
 	"github.com/postern/postern/internal/bounce"
 	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/delivery"
@@ -45,6 +46,9 @@ type App struct {
 	Log      *slog.Logger
 	Store    store.Store
 	Accounts *account.Service
+	// Admin is every management operation (the CLI's and, with the
+	// running queue as its Queue, the API's).
+	Admin *admin.Service
 }
 
 // Open validates cfg and opens the store.
@@ -66,11 +70,19 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	default:
 		return nil, fmt.Errorf("store.driver %q is not available in this build yet", cfg.Store.Driver)
 	}
+	res, err := dnsres.New(cfg.DNS.Resolver, dnsres.Options{})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	accts := &account.Service{Store: st, Rand: rand.Reader, Now: time.Now}
 	return &App{
 		Config:   cfg,
 		Log:      log,
 		Store:    st,
-		Accounts: &account.Service{Store: st, Rand: rand.Reader, Now: time.Now},
+		Accounts: accts,
+		Admin: &admin.Service{Store: st, Accounts: accts, Config: cfg, Resolver: res,
+			Queue: queue.Direct{Store: st}, Now: time.Now, Rand: rand.Reader},
 	}, nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/postern/postern/internal/admin"
 	"github.com/postern/postern/internal/submit"
 	"github.com/postern/postern/internal/web"
 	"github.com/postern/postern/internal/web/manageapi"
@@ -48,7 +47,7 @@ func (a *App) startHTTP(funnel *submit.Funnel, tlsConf *tls.Config, proxies []ne
 		return nil, nil, err
 	}
 	wc.Send = send
-	manage, err := manageapi.New(manageapi.Config{Funnel: funnel, Admin: &admin.Service{Store: a.Store, Accounts: a.Accounts},
+	manage, err := manageapi.New(manageapi.Config{Funnel: funnel, Admin: a.Admin,
 		ClientIP: wc.ClientIP, Log: log})
 	if err != nil {
 		ln.Close()
