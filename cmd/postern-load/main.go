@@ -33,9 +33,14 @@
 //
 //	go run ./cmd/postern serve
 //
-// and in another, once:
+// (POSTERN_DNS_RESOLVER=127.0.0.1:9 in front keeps the messages queued:
+// with a working resolver, example.test does not exist, every message
+// bounces, and the bounce rate suspends the user), and in another, once,
+// a user and its sender (only verified identities send: the operator
+// vouches for the -from address):
 //
 //	go run ./cmd/postern user create load
+//	go run ./cmd/postern sender add load@example.test --user load --verified
 //
 // then:
 //

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/postern/postern/internal/account"
+	"github.com/postern/postern/internal/admin"
 	"github.com/postern/postern/internal/app"
 )
 
@@ -22,7 +22,7 @@ func userSuspend(ctx context.Context, a *app.App, args []string, stdout, stderr 
 	if err := positionals(pos, 1, "user suspend NAME [--reason TEXT]"); err != nil {
 		return err
 	}
-	if err := a.Store.SetSuspended(ctx, pos[0], time.Now(), *reason); err != nil {
+	if err := a.Admin.SuspendUser(ctx, operator(), pos[0], *reason); err != nil {
 		return friendly(err, "user", pos[0])
 	}
 	fmt.Fprintf(stderr, "suspended %s: its keys are refused from now on\n", printable(pos[0]))
@@ -34,7 +34,7 @@ func userResume(ctx context.Context, a *app.App, args []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	if err := a.Store.SetSuspended(ctx, name, time.Time{}, ""); err != nil {
+	if err := a.Admin.ResumeUser(ctx, operator(), name); err != nil {
 		return friendly(err, "user", name)
 	}
 	fmt.Fprintf(stderr, "resumed %s\n", printable(name))
@@ -55,24 +55,25 @@ func userSet(ctx context.Context, a *app.App, args []string, stdout, stderr io.W
 	if *orig == "" && *spam < 0 {
 		return fmt.Errorf("%w: user set needs --originating-ip or --spam-threshold", errUsage)
 	}
-	if *orig != "" {
-		var hide bool
-		switch *orig {
-		case "on":
-		case "off":
-			hide = true
-		default:
-			return fmt.Errorf("%w: --originating-ip takes on or off", errUsage)
-		}
-		if err := a.Store.SetHideOriginatingIP(ctx, pos[0], hide); err != nil {
-			return friendly(err, "user", pos[0])
-		}
-		fmt.Fprintf(stderr, "X-Originating-IP %s for %s\n", *orig, printable(pos[0]))
+	var set admin.UserSettings
+	switch *orig {
+	case "":
+	case "on", "off":
+		hide := *orig == "off"
+		set.HideOriginatingIP = &hide
+	default:
+		return fmt.Errorf("%w: --originating-ip takes on or off", errUsage)
 	}
 	if *spam >= 0 {
-		if err := a.Store.SetSpamThreshold(ctx, pos[0], *spam); err != nil {
-			return friendly(err, "user", pos[0])
-		}
+		set.SpamThreshold = spam
+	}
+	if err := a.Admin.SetUserSettings(ctx, operator(), pos[0], set); err != nil {
+		return friendly(err, "user", pos[0])
+	}
+	if set.HideOriginatingIP != nil {
+		fmt.Fprintf(stderr, "X-Originating-IP %s for %s\n", *orig, printable(pos[0]))
+	}
+	if set.SpamThreshold != nil {
 		fmt.Fprintf(stderr, "spam threshold %g for %s\n", *spam, printable(pos[0]))
 	}
 	return nil
@@ -83,35 +84,17 @@ func userShow(ctx context.Context, a *app.App, args []string, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	u, err := a.Store.UserByName(ctx, name)
+	u, err := a.Admin.ShowUser(ctx, operator(), name)
 	if err != nil {
 		return friendly(err, "user", name)
-	}
-	accountID := u.ID
-	if u.ParentID != 0 {
-		accountID = u.ParentID
-	}
-	ips, err := a.Store.AllowedIPs(ctx, accountID)
-	if err != nil {
-		return err
-	}
-	keys, err := a.Store.APIKeys(ctx, u.Name)
-	if err != nil {
-		return err
-	}
-	active := 0
-	for _, k := range keys {
-		if !k.Revoked() {
-			active++
-		}
 	}
 	state := "active"
 	if u.Suspended() {
 		state = fmt.Sprintf("suspended since %s: %s", stamp(u.SuspendedAt), u.SuspendReason)
 	}
 	allow := "any address"
-	if len(ips) > 0 {
-		allow = strings.Join(ips, ", ")
+	if len(u.AllowedIPs) > 0 {
+		allow = strings.Join(u.AllowedIPs, ", ")
 	}
 	if u.ParentID != 0 {
 		allow += " (the account " + u.ParentName + "'s list)"
@@ -124,8 +107,12 @@ func userShow(ctx context.Context, a *app.App, args []string, stdout, stderr io.
 	if u.SpamThreshold > 0 {
 		spam = fmt.Sprint(u.SpamThreshold)
 	}
-	fmt.Fprintf(stdout, "name:             %s\nparent:           %s\ncreated:          %s\nstate:            %s\nallowed from:     %s\nx-originating-ip: %s\nspam threshold:   %s\nkeys:             %d active, %d revoked\n",
-		printable(u.Name), printable(orDash(u.ParentName)), stamp(u.CreatedAt), printable(state), printable(allow), orig, spam, active, len(keys)-active)
+	fmt.Fprintf(stdout, "name:             %s\nparent:           %s\n", printable(u.Name), printable(orDash(u.ParentName)))
+	if u.Email != "" {
+		fmt.Fprintf(stdout, "email:            %s\n", printable(u.Email))
+	}
+	fmt.Fprintf(stdout, "created:          %s\nstate:            %s\nallowed from:     %s\nx-originating-ip: %s\nspam threshold:   %s\nkeys:             %d active, %d revoked\n",
+		stamp(u.CreatedAt), printable(state), printable(allow), orig, spam, u.ActiveKeys, u.RevokedKeys)
 	usage, err := usageLines(ctx, a, u.Name, time.Now())
 	if err != nil {
 		return err
@@ -134,80 +121,80 @@ func userShow(ctx context.Context, a *app.App, args []string, stdout, stderr io.
 	return nil
 }
 
-// ipFlags parses "CIDR --user ACCOUNT" (or just --user for list) and
-// returns the account; allow-lists belong to accounts, not subusers.
-func ipFlags(ctx context.Context, a *app.App, cmd string, args []string, wantPrefix bool) (int64, string, error) {
+// ipFlags parses "IP --user ACCOUNT" (or just --user for list) and
+// returns the operator acting for the account and the IP as given;
+// allow-lists belong to accounts, not subusers.
+func ipFlags(ctx context.Context, a *app.App, cmd string, args []string, wantIP bool) (admin.Actor, string, error) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	user := fs.String("user", "", "the account (required)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
-		return 0, "", err
+		return admin.Actor{}, "", err
 	}
 	want, usage := 0, cmd+" --user ACCOUNT"
-	if wantPrefix {
+	if wantIP {
 		want, usage = 1, cmd+" CIDR --user ACCOUNT"
 	}
 	if err := positionals(pos, want, usage); err != nil {
-		return 0, "", err
+		return admin.Actor{}, "", err
 	}
 	if *user == "" {
-		return 0, "", fmt.Errorf("%w: %s needs --user ACCOUNT", errUsage, cmd)
+		return admin.Actor{}, "", fmt.Errorf("%w: %s needs --user ACCOUNT", errUsage, cmd)
 	}
-	u, err := a.Store.UserByName(ctx, *user)
+	act, err := a.Admin.Operator(ctx, *user)
 	if err != nil {
-		return 0, "", friendly(err, "user", *user)
+		return admin.Actor{}, "", friendly(err, "user", *user)
 	}
-	if u.ParentID != 0 {
-		return 0, "", fmt.Errorf("%s is a subuser of %s: IP allow-lists belong to the account (use --user %s), or pin a key with apikey create --allow-ip", u.Name, u.ParentName, u.ParentName)
+	if act.User.ParentID != 0 {
+		return admin.Actor{}, "", fmt.Errorf("%s is a subuser of %s: IP allow-lists belong to the account (use --user %s), or pin a key with apikey create --allow-ip",
+			printable(act.User.Name), printable(act.Account.Name), printable(act.Account.Name))
 	}
-	prefix := ""
-	if wantPrefix {
-		p, err := account.ParsePrefix(pos[0])
-		if err != nil {
-			return 0, "", err
-		}
-		prefix = p.String()
+	ip := ""
+	if wantIP {
+		ip = pos[0]
 	}
-	return u.ID, prefix, nil
+	return act, ip, nil
 }
 
 func ipAllow(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
-	id, prefix, err := ipFlags(ctx, a, "ip allow", args, true)
+	act, ip, err := ipFlags(ctx, a, "ip allow", args, true)
 	if err != nil {
 		return err
 	}
-	if err := a.Store.AddAllowedIP(ctx, id, prefix, time.Now()); err != nil {
-		return friendly(err, "allow-list entry", prefix)
+	rules, err := a.Admin.AddIPRules(ctx, act, []string{ip})
+	if err != nil {
+		return friendly(err, "allow-list entry", ip)
 	}
-	// The CLI talks to the store directly, never through SMTP: adding an
-	// entry cannot lock the operator out of administering Postern.
-	fmt.Fprintf(stderr, "allowed %s; keys of this account now work only from the listed addresses\n", prefix)
+	// The CLI is the operator, no key: adding an entry cannot lock it out
+	// of administering Postern.
+	fmt.Fprintf(stderr, "allowed %s; keys of this account now work only from the listed addresses\n", rules[0].IP)
 	return nil
 }
 
 func ipRemove(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
-	id, prefix, err := ipFlags(ctx, a, "ip remove", args, true)
+	act, ip, err := ipFlags(ctx, a, "ip remove", args, true)
 	if err != nil {
 		return err
 	}
-	if err := a.Store.RemoveAllowedIP(ctx, id, prefix); err != nil {
-		return friendly(err, "allow-list entry", prefix)
+	rule, err := a.Admin.RemoveIPRule(ctx, act, ip)
+	if err != nil {
+		return friendly(err, "allow-list entry", ip)
 	}
-	fmt.Fprintf(stderr, "removed %s\n", prefix)
+	fmt.Fprintf(stderr, "removed %s\n", rule.IP)
 	return nil
 }
 
 func ipList(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
-	id, _, err := ipFlags(ctx, a, "ip list", args, false)
+	act, _, err := ipFlags(ctx, a, "ip list", args, false)
 	if err != nil {
 		return err
 	}
-	ips, err := a.Store.AllowedIPs(ctx, id)
+	rules, err := a.Admin.ListIPRules(ctx, act)
 	if err != nil {
 		return err
 	}
-	for _, p := range ips {
-		fmt.Fprintln(stdout, printable(p))
+	for _, r := range rules {
+		fmt.Fprintln(stdout, printable(r.IP))
 	}
 	return nil
 }

@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/postern/postern/internal/account"
+	"github.com/postern/postern/internal/admin"
 	"github.com/postern/postern/internal/app"
 	"github.com/postern/postern/internal/store"
 )
@@ -23,6 +25,9 @@ var adminCommands = map[string]adminCommand{
 	"apikey create": apikeyCreate,
 	"apikey list":   apikeyList,
 	"apikey revoke": apikeyRevoke,
+	"apikey show":   apikeyShow,
+	"apikey rename": apikeyRename,
+	"apikey scopes": apikeyScopes,
 	"queue list":    queueList,
 	"queue show":    queueShow,
 	"queue retry":   queueRetry,
@@ -48,10 +53,13 @@ var adminCommands = map[string]adminCommand{
 	"domain rotate-dkim": domainRotate,
 	"domain share":       domainShare,
 	"domain show":        domainShow,
+	"domain delete":      domainDelete,
 	"sender add":         senderAdd,
 	"sender confirm":     senderConfirm,
 	"sender list":        senderList,
 	"sender share":       senderShare,
+	"sender resend":      senderResend,
+	"sender delete":      senderDelete,
 }
 
 func userCreate(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
@@ -64,7 +72,10 @@ func userCreate(ctx context.Context, a *app.App, args []string, stdout, stderr i
 	if err := positionals(pos, 1, "user create NAME [--parent NAME]"); err != nil {
 		return err
 	}
-	u, err := a.Accounts.CreateUser(ctx, pos[0], *parent)
+	u, err := a.Admin.CreateUser(ctx, operator(), pos[0], *parent)
+	if errors.Is(err, admin.ErrNotFound) {
+		return friendly(err, "account", *parent)
+	}
 	if err != nil {
 		return friendly(err, "user", pos[0])
 	}
@@ -80,7 +91,7 @@ func userList(ctx context.Context, a *app.App, args []string, stdout, stderr io.
 	if err := noArgs("user list", args); err != nil {
 		return err
 	}
-	users, err := a.Store.Users(ctx)
+	users, err := a.Admin.ListUsers(ctx, operator())
 	if err != nil {
 		return err
 	}
@@ -95,7 +106,7 @@ func apikeyCreate(ctx context.Context, a *app.App, args []string, stdout, stderr
 	fs := flag.NewFlagSet("apikey create", flag.ContinueOnError)
 	user := fs.String("user", "", "owner of the key (required)")
 	label := fs.String("name", "", "a label for the key")
-	scopes := fs.String("scopes", account.ScopeMailSend, "comma-separated scopes")
+	scopes := fs.String("scopes", account.ScopeMailSend, `comma-separated scopes, or "full" for every scope`)
 	allowIP := fs.String("allow-ip", "", "comma-separated addresses or CIDR prefixes the key may be used from")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -107,7 +118,7 @@ func apikeyCreate(ctx context.Context, a *app.App, args []string, stdout, stderr
 	if *user == "" {
 		return fmt.Errorf("%w: apikey create needs --user NAME", errUsage)
 	}
-	sc, err := account.ParseScopes(*scopes)
+	sc, err := admin.ParseScopes(*scopes)
 	if err != nil {
 		return err
 	}
@@ -115,81 +126,135 @@ func apikeyCreate(ctx context.Context, a *app.App, args []string, stdout, stderr
 	if err != nil {
 		return err
 	}
-	key, rec, err := a.Accounts.CreateKey(ctx, *user, *label, sc, ips...)
+	act, err := a.Admin.Operator(ctx, *user)
+	if err != nil {
+		return friendly(err, "user", *user)
+	}
+	k, err := a.Admin.CreateKey(ctx, act, admin.NewKey{Name: *label, Scopes: sc, AllowIPs: ips})
 	if err != nil {
 		return friendly(err, "user", *user)
 	}
 	fmt.Fprintf(stderr, "created API key %s for %s (scopes %s); it is shown once, store it now\n",
-		rec.ID, printable(rec.UserName), printable(strings.Join(rec.Scopes, ",")))
-	if len(rec.AllowIPs) > 0 {
-		fmt.Fprintf(stderr, "it may be used only from %s\n", strings.Join(rec.AllowIPs, ", "))
+		k.ID, printable(k.UserName), printable(strings.Join(k.Scopes, ",")))
+	if len(k.AllowIPs) > 0 {
+		fmt.Fprintf(stderr, "it may be used only from %s\n", strings.Join(k.AllowIPs, ", "))
 	}
-	fmt.Fprintln(stdout, key)
+	fmt.Fprintln(stdout, k.Secret)
 	return nil
 }
 
 func apikeyList(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
-	user, err := userFilter(ctx, a, "apikey list", args)
+	fs := flag.NewFlagSet("apikey list", flag.ContinueOnError)
+	user := fs.String("user", "", "only this user's keys")
+	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	keys, err := a.Store.APIKeys(ctx, user)
-	if err != nil {
+	if err := positionals(pos, 0, "apikey list [--user NAME]"); err != nil {
 		return err
+	}
+	keys, err := a.Admin.ListKeys(ctx, operator(), admin.KeyFilter{User: *user})
+	if err != nil {
+		return friendly(err, "user", *user)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	for _, k := range keys {
-		state := "active"
-		if k.Revoked() {
-			state = "revoked " + stamp(k.RevokedAt)
-		}
-		allow := "any"
-		if len(k.AllowIPs) > 0 {
-			allow = strings.Join(k.AllowIPs, ",")
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\tfrom=%s\n", printable(k.ID), printable(k.UserName), printable(orDash(k.Name)), printable(strings.Join(k.Scopes, ",")), state, stamp(k.CreatedAt), printable(allow))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\tfrom=%s\n", printable(k.ID), printable(k.UserName), printable(orDash(k.Name)),
+			printable(strings.Join(k.Scopes, ",")), keyState(k), stamp(k.CreatedAt), printable(keyAllow(k)))
 	}
 	return tw.Flush()
 }
 
-func apikeyRevoke(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
-	id, err := oneID("apikey revoke", args)
+func apikeyShow(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
+	id, err := keyIDArg("apikey show ID", args, 1)
 	if err != nil {
 		return err
 	}
-	if strings.HasPrefix(id, account.KeyPrefix) {
-		// Someone pasted the whole key: take its id, never echo it.
-		parsed, err := account.ParseKey(id)
-		if err != nil {
-			return errors.New("apikey revoke takes the key id shown by apikey list")
-		}
-		id = parsed
+	k, err := a.Admin.GetKey(ctx, operator(), id[0])
+	if err != nil {
+		return friendly(err, "API key", id[0])
 	}
-	if err := a.Accounts.Revoke(ctx, id); err != nil {
-		return friendly(err, "API key", id)
-	}
-	fmt.Fprintf(stderr, "revoked API key %s\n", id)
+	fmt.Fprintf(stdout, "id:      %s\nuser:    %s\nname:    %s\nscopes:  %s\nstate:   %s\ncreated: %s\nfrom:    %s\n",
+		printable(k.ID), printable(k.UserName), printable(orDash(k.Name)), printable(strings.Join(k.Scopes, ",")),
+		keyState(k), stamp(k.CreatedAt), printable(keyAllow(k)))
 	return nil
 }
 
-func queueList(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
-	if err := noArgs("queue list", args); err != nil {
-		return err
-	}
-	msgs, err := a.Store.Messages(ctx)
+func apikeyRename(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
+	pos, err := keyIDArg("apikey rename ID NAME", args, 2)
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	for _, m := range msgs {
-		from := m.From
-		if from == "" {
-			from = "<>"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", printable(m.ID), printable(orDash(m.UserName)), printable(orDash(m.KeyID)), printable(from),
-			printable(strings.Join(m.Recipients, ",")), m.Size, m.State, stamp(m.CreatedAt))
+	k, err := a.Admin.RenameKey(ctx, operator(), pos[0], pos[1])
+	if err != nil {
+		return friendly(err, "API key", pos[0])
 	}
-	return tw.Flush()
+	fmt.Fprintf(stderr, "renamed API key %s to %s\n", k.ID, printable(k.Name))
+	return nil
+}
+
+func apikeyScopes(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
+	pos, err := keyIDArg("apikey scopes ID S,...", args, 2)
+	if err != nil {
+		return err
+	}
+	sc, err := admin.ParseScopes(pos[1])
+	if err != nil {
+		return err
+	}
+	k, err := a.Admin.GetKey(ctx, operator(), pos[0])
+	if err == nil {
+		k, err = a.Admin.UpdateKey(ctx, operator(), k.ID, k.Name, sc)
+	}
+	if err != nil {
+		return friendly(err, "API key", pos[0])
+	}
+	fmt.Fprintf(stderr, "API key %s now has the scopes %s, from its next use\n", k.ID, printable(strings.Join(k.Scopes, ",")))
+	return nil
+}
+
+func apikeyRevoke(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
+	id, err := keyIDArg("apikey revoke ID", args, 1)
+	if err != nil {
+		return err
+	}
+	if err := a.Admin.RevokeKey(ctx, operator(), id[0]); err != nil {
+		return friendly(err, "API key", id[0])
+	}
+	fmt.Fprintf(stderr, "revoked API key %s\n", id[0])
+	return nil
+}
+
+// keyIDArg checks that args are the n positional arguments of usage
+// ("apikey show ID"), the first a key id, and returns them. A whole key
+// pasted as the id is taken for its id, and never echoed.
+func keyIDArg(usage string, args []string, n int) ([]string, error) {
+	if len(args) != n || slices.ContainsFunc(args, func(s string) bool { return strings.HasPrefix(s, "-") }) {
+		return nil, fmt.Errorf("%w: expected %s", errUsage, usage)
+	}
+	if strings.HasPrefix(args[0], account.KeyPrefix) {
+		id, err := account.ParseKey(args[0])
+		if err != nil {
+			cmd, _, _ := strings.Cut(usage, " ID")
+			return nil, fmt.Errorf("%s takes the key id shown by apikey list", cmd)
+		}
+		args = append([]string{id}, args[1:]...)
+	}
+	return args, nil
+}
+
+func keyState(k store.APIKey) string {
+	if k.Revoked() {
+		return "revoked " + stamp(k.RevokedAt)
+	}
+	return "active"
+}
+
+func keyAllow(k store.APIKey) string {
+	if len(k.AllowIPs) == 0 {
+		return "any"
+	}
+	return strings.Join(k.AllowIPs, ",")
 }
 
 // userFilter parses the "CMD [--user NAME]" of the list commands and
@@ -219,12 +284,16 @@ func noArgs(cmd string, args []string) error {
 	return nil
 }
 
-// friendly words the store's sentinel errors for the operator.
+// friendly words the sentinel errors of the store and of admin for the
+// operator.
 func friendly(err error, what, name string) error {
+	var inv *admin.InvalidError
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.As(err, &inv):
+		return errors.New(inv.Message)
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, admin.ErrNotFound):
 		return fmt.Errorf("%s %q not found", what, name)
-	case errors.Is(err, store.ErrExists):
+	case errors.Is(err, store.ErrExists), errors.Is(err, admin.ErrConflict):
 		return fmt.Errorf("%s %q already exists", what, name)
 	}
 	return err

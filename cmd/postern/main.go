@@ -9,59 +9,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/postern/postern/internal/app"
 	"github.com/postern/postern/internal/config"
 )
-
-const usage = `usage: postern [--config FILE] COMMAND [ARGS]
-
-Commands:
-  serve                                   run every listener and the queue
-  user create NAME [--parent NAME]        create an account, or a subuser of one
-  user list                               NAME PARENT CREATED, one user per line
-  user show NAME                          a user's settings, allow-list and keys
-  user suspend NAME [--reason TEXT]       refuse the user's keys at once
-  user resume NAME
-  user set NAME [--originating-ip on|off] [--spam-threshold N]
-                                          X-Originating-IP (default on); own spam limit
-  apikey create --user NAME [--name LABEL] [--scopes mail.send,...] [--allow-ip CIDR,...]
-                                          print a new API key (shown once) on stdout
-  apikey list [--user NAME]               ID USER NAME SCOPES STATE CREATED from=ALLOWED, one key per line
-  apikey revoke ID                        revoke a key at once
-  queue list                              ID USER KEY FROM RCPTS SIZE STATE TIME
-  queue show ID                           a message, its recipients and its history
-  queue retry ID                          make a queued message due now
-  queue drop ID                           drop a queued message's pending recipients
-  suppression list --user NAME            ADDRESS REASON TIME, one per line
-  suppression add ADDRESS --user NAME [--reason TEXT]
-  suppression remove ADDRESS --user NAME
-  ip allow CIDR --user ACCOUNT            allow-list for the account and its subusers
-  ip remove CIDR --user ACCOUNT
-  ip list --user ACCOUNT
-  limit set (--user NAME | --key ID) --per minute|hour|day|month [--messages N]
-            [--recipients N] [--mode reject|hold]
-  limit list                              KIND SUBJECT PERIOD MESSAGES RECIPIENTS MODE
-  domain add DOMAIN --user NAME [--shared] [--dkim-key FILE --selector S]
-                                          DKIM keys; prints the DNS records to publish
-  domain verify DOMAIN [--trust [--return-path]]
-                                          checks the records (✓/✗); exit 1 unless verified
-  domain list [--user NAME]               NAME USER STATE own|shared SELECTORS CREATED
-  domain show DOMAIN                      state, records to publish, history (e.g. a lapse)
-  domain share DOMAIN [--off]             let every user of the owner's account send as it
-  domain rotate-dkim DOMAIN               new selectors; signing switches once domain verify sees them
-  sender add ADDRESS --user NAME [--verified]
-                                          mails a confirmation code (or the operator vouches)
-  sender confirm CODE                     verifies the sender the code was sent to
-  sender list [--user NAME]               ADDRESS USER STATE[, shared]
-  sender share ADDRESS --user NAME [--off]
-                                          let every user of the owner's account send as it
-
---config FILE may come before or after the command; POSTERN_CONFIG names it
-too. Without a file Postern runs on its embedded default (./postern-data,
-127.0.0.1 only). Every key can be set as POSTERN_<SECTION>_<KEY>.
-`
 
 // errUsage marks a command-line mistake: exit status 2.
 var errUsage = errors.New("usage")
@@ -74,32 +27,198 @@ func main() {
 // exit status out.
 func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int {
 	configPath, args, err := extractConfig(args, env)
-	if err == nil && len(args) == 0 {
-		err = errUsage
-	}
 	if err == nil {
-		var cfg config.Config
-		cfg, err = config.Load(configPath, env)
-		if err == nil {
-			err = dispatch(ctx, cfg, args, stdout, stderr)
-		}
+		err = route(ctx, configPath, args, env, stdout, stderr)
 	}
+	var cu *commandUsage
+	var gu *groupUsage
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usageText())
 		return 0
+	case errors.As(err, &cu):
+		// A mistake in one command's arguments: that command's synopsis.
+		fmt.Fprintln(stderr, "postern:"+printableLines(strings.TrimPrefix(strings.TrimPrefix(cu.err.Error(), errUsage.Error()), ":")))
+		d, _ := docOf(cu.name)
+		fmt.Fprintf(stderr, "usage: postern %s\n(\"postern help %s\" tells more)\n", strings.TrimSpace(cu.name+" "+d.synopsis), cu.name)
+		return 2
+	case errors.As(err, &gu):
+		fmt.Fprintln(stderr, "postern:", gu.Error())
+		groupHelp(stderr, gu.group)
+		return 2
+	case errors.Is(err, errUnknown):
+		fmt.Fprintln(stderr, "postern:", printableLines(err.Error()))
+		fmt.Fprintln(stderr, `"postern help" lists the commands`)
+		return 2
 	case errors.Is(err, errUsage):
 		if msg := strings.TrimPrefix(err.Error(), errUsage.Error()); msg != "" {
 			fmt.Fprintln(stderr, "postern:"+printableLines(strings.TrimPrefix(msg, ":")))
 		}
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usageText())
 		return 2
 	default:
 		fmt.Fprintln(stderr, "postern:", printableLines(err.Error()))
 		return 1
 	}
+}
+
+// groupUsage is a command group named without a subcommand.
+type groupUsage struct{ group string }
+
+func (e *groupUsage) Error() string { return e.group + " needs a subcommand" }
+func (e *groupUsage) Unwrap() error { return errUsage }
+
+// errUnknown marks an unknown command: exit status 2, with a suggestion.
+var errUnknown = errors.New("unknown command")
+
+// commandUsage is a usage mistake within the command name.
+type commandUsage struct {
+	name string
+	err  error
+}
+
+func (e *commandUsage) Error() string { return e.name + ": " + e.err.Error() }
+func (e *commandUsage) Unwrap() error { return e.err }
+
+// route answers help and version without a config, finds the command
+// named by args (a word, or a group and a subcommand), and runs it.
+func route(ctx context.Context, configPath string, args, env []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		return help(ctx, args[1:], stdout)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, version())
+		return nil
+	}
+	name, rest, err := commandName(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) { // "postern queue --help"
+			groupHelp(stdout, args[0])
+			return nil
+		}
+		return err
+	}
+	if wantsHelp(rest) {
+		commandHelp(ctx, stdout, name)
+		return nil
+	}
+	cfg, err := config.Load(configPath, env)
+	if err != nil {
+		return err
+	}
+	if err := dispatch(ctx, cfg, name, rest, stdout, stderr); err != nil {
+		if errors.Is(err, errUsage) {
+			return &commandUsage{name: name, err: err}
+		}
+		return err
+	}
+	return nil
+}
+
+// help is "postern help [COMMAND]": the overview, a group's subcommands
+// or one command's help.
+func help(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return flag.ErrHelp
+	}
+	name, rest, err := commandName(args)
+	var gu *groupUsage
+	switch {
+	case errors.Is(err, flag.ErrHelp) || errors.As(err, &gu):
+		groupHelp(stdout, args[0])
+		return nil
+	case err != nil:
+		return err
+	case len(rest) > 0 && !wantsHelp(rest):
+		return fmt.Errorf("%w: help takes one command", errUsage)
+	}
+	commandHelp(ctx, stdout, name)
+	return nil
+}
+
+// commandName splits args into the command's name and its arguments. A
+// group without a subcommand (or with --help for one) is flag.ErrHelp
+// when asked for help, else a usage error naming the subcommands; an
+// unknown word is errUnknown with the nearest command suggested.
+func commandName(args []string) (string, []string, error) {
+	word := args[0]
+	if word == "serve" {
+		return word, args[1:], nil
+	}
+	subs := subcommands(word)
+	if len(subs) == 0 {
+		return "", nil, unknown(word, topWords())
+	}
+	if len(args) < 2 || wantsHelp(args[1:2]) {
+		if len(args) >= 2 {
+			return "", nil, flag.ErrHelp
+		}
+		return "", nil, &groupUsage{group: word}
+	}
+	if !slices.Contains(subs, args[1]) {
+		return "", nil, unknown(word+" "+args[1], qualify(word, subs))
+	}
+	return word + " " + args[1], args[2:], nil
+}
+
+// unknown is the error for an unknown command, suggesting the nearest of
+// candidates.
+func unknown(name string, candidates []string) error {
+	if s := suggest(name, candidates); s != "" {
+		return fmt.Errorf("%w %q; did you mean %q?", errUnknown, name, s)
+	}
+	return fmt.Errorf("%w %q", errUnknown, name)
+}
+
+// topWords are the commands' first words.
+func topWords() []string {
+	words := []string{"serve", "help", "version"}
+	for name := range adminCommands {
+		if w, _, _ := strings.Cut(name, " "); !slices.Contains(words, w) {
+			words = append(words, w)
+		}
+	}
+	slices.Sort(words)
+	return words
+}
+
+// subcommands are the second words of the group's commands, sorted.
+func subcommands(group string) []string {
+	var subs []string
+	for name := range adminCommands {
+		if g, sub, ok := strings.Cut(name, " "); ok && g == group {
+			subs = append(subs, sub)
+		}
+	}
+	slices.Sort(subs)
+	return subs
+}
+
+func qualify(group string, subs []string) []string {
+	out := make([]string, len(subs))
+	for i, s := range subs {
+		out[i] = group + " " + s
+	}
+	return out
+}
+
+// wantsHelp reports whether args ask for help: -h, -help or --help
+// before any "--".
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
 }
 
 // extractConfig takes --config FILE (or --config=FILE, -config) from
@@ -131,27 +250,53 @@ func extractConfig(args, env []string) (string, []string, error) {
 	return path, rest, nil
 }
 
-func dispatch(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
-	cmd, rest := args[0], args[1:]
-	if cmd == "help" || cmd == "-h" || cmd == "--help" {
-		return flag.ErrHelp
+// dispatch runs the command name. An admin command refuses to open a
+// data directory that does not exist yet (see checkData); serve creates
+// it, and says so in its log.
+func dispatch(ctx context.Context, cfg config.Config, name string, args []string, stdout, stderr io.Writer) error {
+	if name == "serve" {
+		return serve(ctx, cfg, args, stderr)
 	}
-	if cmd == "serve" {
-		return serve(ctx, cfg, rest, stderr)
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
-	if len(rest) == 0 {
-		return fmt.Errorf("%w: %s needs a subcommand", errUsage, cmd)
-	}
-	handler, ok := adminCommands[cmd+" "+rest[0]]
-	if !ok {
-		return fmt.Errorf("%w: unknown command %q", errUsage, cmd+" "+rest[0])
+	if err := checkData(ctx, cfg, name, args, stderr); err != nil {
+		return err
 	}
 	a, err := app.Open(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	return handler(ctx, a, rest[1:], stdout, stderr)
+	return adminCommands[name](ctx, a, args, stdout, stderr)
+}
+
+// checkData stops an admin command that would open an installation
+// whose data do not exist: run from the wrong directory, or with the
+// wrong --config, it would otherwise create an empty one and report
+// nothing there, and the next run would not even see a difference. An
+// error tells at once and leaves nothing behind. user create, the first
+// command of a new installation, goes on, and says where it creates it;
+// but only with well-formed arguments (its own flags and one name), so
+// that a mistyped first try leaves nothing behind either.
+func checkData(ctx context.Context, cfg config.Config, name string, args []string, stderr io.Writer) error {
+	err := app.CheckData(cfg)
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, app.ErrNoData):
+		return err
+	case name == "user create":
+		if fs := commandFlags(ctx, name); fs != nil {
+			if pos, perr := parseFlags(fs, args); perr != nil || len(pos) != 1 {
+				d, _ := docOf(name)
+				return fmt.Errorf("%w: expected %s %s", errUsage, name, d.synopsis)
+			}
+		}
+		fmt.Fprintf(stderr, "postern: %s: creating a new installation there (not it? give --config FILE)\n", printable(err.Error()))
+		return nil
+	}
+	return fmt.Errorf("%w: wrong directory or --config?", err)
 }
 
 // parseFlags parses fs allowing positional arguments between flags
@@ -162,7 +307,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
+				return nil, &helpRequest{fs: fs}
 			}
 			return nil, fmt.Errorf("%w: %v", errUsage, err)
 		}

@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/postern/postern/internal/admin"
 	"github.com/postern/postern/internal/app"
 	"github.com/postern/postern/internal/store"
 )
@@ -22,45 +26,153 @@ func oneID(cmd string, args []string) (string, error) {
 	return args[0], nil
 }
 
+// operator is the CLI's Actor for operations that act for no one user,
+// such as the queue's: every scope, every tenant.
+func operator() admin.Actor { return admin.Actor{Operator: true} }
+
+// defaultQueueLimit is queue list's limit on a terminal.
+const defaultQueueLimit = 50
+
+func queueList(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
+	var states []string
+	for _, st := range admin.QueueStates() {
+		states = append(states, string(st))
+	}
+	fs := flag.NewFlagSet("queue list", flag.ContinueOnError)
+	state := fs.String("state", "", "only messages in this state: "+strings.Join(states, ", ")+
+		" (deferred: queued and tried already; delivered, bounced, dropped: a recipient is)")
+	user := fs.String("user", "", "only this user's messages")
+	since := fs.String("since", "", "only messages created since then: a time back from now (30m, 2h, 7d) or a time (2026-12-01T09:00:00Z, 2026-12-01)")
+	limit := fs.Int("limit", -1, fmt.Sprintf("at most N messages; 0: all (default %d on a terminal, all when the output goes to a pipe or file)", defaultQueueLimit))
+	after := fs.String("after", "", "start after this message: the last id of the previous page")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := positionals(pos, 0, "queue list [--state STATE] [--user NAME] [--since WHEN] [--limit N] [--after ID]"); err != nil {
+		return err
+	}
+	f := admin.QueueFilter{State: admin.QueueState(*state), User: *user, After: *after, Limit: *limit}
+	if *since != "" {
+		if f.Since, err = parseSince(*since, time.Now()); err != nil {
+			return fmt.Errorf("%w: --since: %v", errUsage, err)
+		}
+	}
+	given := false
+	fs.Visit(func(fl *flag.Flag) { given = given || fl.Name == "limit" })
+	switch {
+	case given && f.Limit < 0:
+		return fmt.Errorf("%w: --limit: %d is negative (0: no limit)", errUsage, f.Limit)
+	case !given && isTerminal(stdout):
+		f.Limit = defaultQueueLimit
+	case !given:
+		f.Limit = 0
+	}
+	page, err := a.Admin.ListQueue(ctx, operator(), f)
+	if err != nil {
+		return queueError(err, "")
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for _, m := range page.Messages {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", printable(m.ID), printable(orDash(m.UserName)), printable(orDash(m.KeyID)), printable(nullSender(m.From)),
+			printable(strings.Join(m.Recipients, ",")), m.Size, m.State, stamp(m.CreatedAt))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	switch {
+	case page.More:
+		shown := fmt.Sprintf("%d messages", len(page.Messages))
+		if len(page.Messages) == 1 {
+			shown = "1 message"
+		}
+		fmt.Fprintf(stderr, "%s shown, more match: add --after %s for the next page, or --limit 0 for all\n", shown, printable(page.Next))
+	case len(page.Messages) == 0 && (f.State != "" || f.User != "" || !f.Since.IsZero() || f.After != ""):
+		fmt.Fprintln(stderr, "no message matches")
+	case len(page.Messages) == 0:
+		fmt.Fprintln(stderr, "the queue is empty")
+	}
+	return nil
+}
+
+// parseSince reads --since: a duration back from now (Go's, and d for
+// days), an RFC 3339 time, or a date (midnight UTC).
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return time.Time{}, fmt.Errorf("%q: a duration back from now is not negative", s)
+		}
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is neither a duration (30m, 2h, 7d) nor a time (2026-12-01T09:00:00Z, 2026-12-01)", s)
+}
+
+// isTerminal reports whether w is a character device, such as a
+// terminal: where a person reads, rather than a pipe or a file.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
 func queueShow(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
 	id, err := oneID("queue show", args)
 	if err != nil {
 		return err
 	}
-	m, err := a.Store.Message(ctx, id)
+	d, err := a.Admin.ShowMessage(ctx, operator(), id)
 	if err != nil {
-		return friendly(err, "message", id)
+		return queueError(err, fmt.Sprintf("message %q not found", id))
 	}
-	rcpts, err := a.Store.Recipients(ctx, id)
-	if err != nil {
-		return err
-	}
-	events, err := a.Store.Events(ctx, id)
-	if err != nil {
-		return err
-	}
-	from := m.From
-	if from == "" {
-		from = "<>"
-	}
+	m := d.Message
 	fmt.Fprintf(stdout, "id:       %s\nuser:     %s\nkey:      %s\nfrom:     %s\nsize:     %d\nstate:    %s\ncreated:  %s\n",
-		printable(m.ID), printable(orDash(m.UserName)), printable(orDash(m.KeyID)), printable(from), m.Size, m.State, stamp(m.CreatedAt))
+		printable(m.ID), printable(orDash(m.UserName)), printable(orDash(m.KeyID)), printable(nullSender(m.From)), m.Size, m.State, stamp(m.CreatedAt))
+	fmt.Fprintf(stdout, "attempts: %d\nnext try: %s\n", m.Attempts, nextTry(m, time.Now()))
+	if r := d.LastReply; r.Type != "" {
+		fmt.Fprintf(stdout, "reply:    %s (%s, %s %s)\n", printable(orDash(r.Detail)), r.Type, printable(orDash(r.Recipient)), stamp(r.At))
+	} else {
+		fmt.Fprintln(stdout, "reply:    - (no attempt has ended yet)")
+	}
 	if m.Meta != "" {
 		// Categories and custom args (X-SMTPAPI or the send API), as stored.
 		fmt.Fprintf(stdout, "meta:     %s\n", printable(m.Meta))
 	}
 	fmt.Fprintln(stdout, "recipients:")
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	for _, r := range rcpts {
+	for _, r := range d.Recipients {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", printable(r.Address), r.State, printable(orDash(r.LastResult)))
 	}
 	tw.Flush()
 	fmt.Fprintln(stdout, "events:")
 	tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	for _, e := range events {
+	for _, e := range d.Events {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", stamp(e.At), e.Type, printable(orDash(e.Recipient)), printable(e.Detail))
 	}
 	return tw.Flush()
+}
+
+// nextTry says when a message is next due: "-" once it is done.
+func nextTry(m store.Message, now time.Time) string {
+	switch {
+	case m.State != store.StateQueued || m.NextAttempt.IsZero():
+		return "-"
+	case !m.NextAttempt.After(now):
+		return stamp(m.NextAttempt) + " (due now)"
+	}
+	return stamp(m.NextAttempt) + " (in " + m.NextAttempt.Sub(now).Round(time.Second).String() + ")"
 }
 
 func queueRetry(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
@@ -68,8 +180,8 @@ func queueRetry(ctx context.Context, a *app.App, args []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	if err := a.Store.RetryNow(ctx, id, time.Now()); err != nil {
-		return friendly(err, "queued message", id)
+	if err := a.Admin.RetryMessage(ctx, operator(), id); err != nil {
+		return queueError(err, fmt.Sprintf("queued message %q not found", id))
 	}
 	fmt.Fprintf(stderr, "message %s is due now\n", printable(id))
 	return nil
@@ -80,94 +192,33 @@ func queueDrop(ctx context.Context, a *app.App, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	if err := a.Store.Drop(ctx, id, "dropped by the operator", time.Now()); err != nil {
-		return friendly(err, "message with pending recipients", id)
+	if err := a.Admin.DropMessage(ctx, operator(), id); err != nil {
+		return queueError(err, fmt.Sprintf("message with pending recipients %q not found", id))
 	}
 	fmt.Fprintf(stderr, "dropped the pending recipients of %s\n", printable(id))
 	return nil
 }
 
-// suppressionFlags parses --user (required) and the positional address.
-func suppressionFlags(cmd string, args []string, wantAddr bool, extra func(*flag.FlagSet)) (user, addr string, err error) {
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	u := fs.String("user", "", "the user whose list it is (required)")
-	if extra != nil {
-		extra(fs)
+// queueError words the queue operations' errors for the operator:
+// notFound for ErrNotFound ("" for the object the error names).
+func queueError(err error, notFound string) error {
+	var invalid *admin.InvalidError
+	switch {
+	case errors.As(err, &invalid):
+		return fmt.Errorf("%w: --%s: %s", errUsage, invalid.Field, invalid.Message)
+	case errors.Is(err, admin.ErrNotFound) && notFound != "":
+		return errors.New(notFound)
+	case errors.Is(err, admin.ErrNotFound):
+		// "admin: not found: user "x"" → "user "x" not found"
+		_, what, _ := strings.Cut(err.Error(), admin.ErrNotFound.Error()+": ")
+		return fmt.Errorf("%s not found", what)
 	}
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return "", "", err
-	}
-	want, usage := 0, cmd+" --user NAME"
-	if wantAddr {
-		want, usage = 1, cmd+" ADDRESS --user NAME"
-	}
-	if err := positionals(pos, want, usage); err != nil {
-		return "", "", err
-	}
-	if *u == "" {
-		return "", "", fmt.Errorf("%w: %s needs --user NAME", errUsage, cmd)
-	}
-	if wantAddr {
-		addr = strings.ToLower(pos[0])
-		if at := strings.LastIndexByte(addr, '@'); at <= 0 || at == len(addr)-1 {
-			return "", "", fmt.Errorf("%q is not an email address", pos[0])
-		}
-	}
-	return *u, addr, nil
+	return err
 }
 
-func suppressionList(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
-	user, _, err := suppressionFlags("suppression list", args, false, nil)
-	if err != nil {
-		return err
+func nullSender(from string) string {
+	if from == "" {
+		return "<>"
 	}
-	u, err := a.Store.UserByName(ctx, user)
-	if err != nil {
-		return friendly(err, "user", user)
-	}
-	list, err := a.Store.Suppressions(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", printable(s.Address), stamp(s.CreatedAt), printable(s.Reason))
-	}
-	return tw.Flush()
-}
-
-func suppressionAdd(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
-	var reason *string
-	user, addr, err := suppressionFlags("suppression add", args, true, func(fs *flag.FlagSet) {
-		reason = fs.String("reason", "added by the operator", "why")
-	})
-	if err != nil {
-		return err
-	}
-	u, err := a.Store.UserByName(ctx, user)
-	if err != nil {
-		return friendly(err, "user", user)
-	}
-	if err := a.Store.AddSuppression(ctx, store.Suppression{UserID: u.ID, Address: addr, Reason: *reason, CreatedAt: time.Now()}); err != nil {
-		return friendly(err, "suppression of", addr)
-	}
-	fmt.Fprintf(stderr, "%s will not be sent to for %s\n", printable(addr), printable(user))
-	return nil
-}
-
-func suppressionRemove(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
-	user, addr, err := suppressionFlags("suppression remove", args, true, nil)
-	if err != nil {
-		return err
-	}
-	u, err := a.Store.UserByName(ctx, user)
-	if err != nil {
-		return friendly(err, "user", user)
-	}
-	if err := a.Store.RemoveSuppression(ctx, u.ID, addr); err != nil {
-		return friendly(err, "suppression of", addr)
-	}
-	fmt.Fprintf(stderr, "removed %s from %s's suppression list\n", printable(addr), printable(user))
-	return nil
+	return from
 }

@@ -23,6 +23,8 @@ const ScopeMailSend = "mail.send"
 //	access_settings.whitelist.{create,read,update,delete}
 //	                                         manage IP access rules
 //	suppression.{create,read,update,delete}  manage suppression lists
+//	messages.read                            see queued and sent messages
+//	user.scheduled_sends.update              retry or drop queued messages
 //	stats.read, stats.global.read            read sending statistics
 //	templates.{create,read,update,delete}    manage templates
 //	user.profile.{read,update}               read and change the profile
@@ -39,6 +41,7 @@ func KnownScopes() []string {
 		"api_keys.delete",
 		"api_keys.read",
 		"api_keys.update",
+		"messages.read",
 		"stats.global.read",
 		"stats.read",
 		"subusers.create",
@@ -55,6 +58,7 @@ func KnownScopes() []string {
 		"templates.update",
 		"user.profile.read",
 		"user.profile.update",
+		"user.scheduled_sends.update",
 		"whitelabel.create",
 		"whitelabel.delete",
 		"whitelabel.read",

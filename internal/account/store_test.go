@@ -22,6 +22,7 @@ type memStore struct {
 	store.LimitStore
 	store.DomainStore
 	store.SenderStore
+	store.UserKeyStore
 
 	mu     sync.Mutex
 	nextID int64

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -59,6 +60,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := CheckData(cfg); errors.Is(err, ErrNoData) {
+		log.Warn("no data yet: starting a new installation", "db", cfg.DatabasePath(), "reason", err.Error())
+	}
 	var st store.Store
 	switch cfg.Store.Driver {
 	case "sqlite":
@@ -84,6 +88,43 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		Admin: &admin.Service{Store: st, Accounts: accts, Config: cfg, Resolver: res,
 			Queue: queue.Direct{Store: st}, Now: time.Now, Rand: rand.Reader},
 	}, nil
+}
+
+// ErrNoData is returned (wrapped) by CheckData for an installation whose
+// data do not exist yet.
+var ErrNoData = errors.New("no Postern data")
+
+// CheckData reports whether cfg's data exist already: for the embedded
+// store, its database file. Open creates what is missing; a caller that
+// expects an existing installation (the CLI's admin commands) asks first.
+// The error wraps ErrNoData and names the directory as an absolute path,
+// and what is missing in it.
+func CheckData(cfg config.Config) error {
+	db := cfg.DatabasePath()
+	if db == "" {
+		return nil // a server's store: nothing on local disk to look for
+	}
+	_, err := os.Stat(db)
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("app: data: %w", err)
+	}
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return p
+	}
+	if cfg.Store.DSN != "" {
+		return fmt.Errorf("%w: %s does not exist", ErrNoData, abs(db))
+	}
+	dir := abs(cfg.DataDir)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w in %s (it does not exist)", ErrNoData, dir)
+	}
+	return fmt.Errorf("%w in %s (no %s there)", ErrNoData, dir, filepath.Base(db))
 }
 
 // Close closes the store.

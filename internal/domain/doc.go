@@ -26,5 +26,7 @@
 //
 // A domain is verified when every Required record (the DKIM keys) matches;
 // the SPF, return-path and DMARC records are advice, checked and reported
-// but not required.
+// but not required. So is an Optional DKIM key's: the key Postern
+// generates beside one its owner brought ("bring your own key means that
+// key alone"), which signs only once its record is found.
 package domain

@@ -68,3 +68,45 @@ func nameProblem(n string) string {
 	}
 	return ""
 }
+
+// CheckSelector returns a DKIM selector as it is stored, lower case. RFC
+// 6376 §3.1: a selector is one or more host-name labels separated by
+// dots (sub-domain *("." sub-domain)), each 1 to 63 letters, digits and
+// hyphens, neither starting nor ending with a hyphen; at most 200 octets
+// in all, so that "selector._domainkey.domain" stays a valid name for
+// any sending domain of reasonable length.
+func CheckSelector(sel string) (string, error) {
+	s := strings.ToLower(sel)
+	problem := ""
+	switch {
+	case s == "":
+		problem = "it is empty"
+	case len(s) > maxSelectorLen:
+		problem = fmt.Sprintf("longer than %d characters", maxSelectorLen)
+	}
+	for l := range strings.SplitSeq(s, ".") {
+		if problem != "" {
+			break
+		}
+		switch {
+		case l == "":
+			problem = "an empty label"
+		case len(l) > 63:
+			problem = "a label longer than 63 characters"
+		case l[0] == '-' || l[len(l)-1] == '-':
+			problem = "a label starts or ends with a hyphen"
+		}
+		for i := 0; i < len(l) && problem == ""; i++ {
+			if c := l[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				problem = "only letters, digits, hyphens and dots may be used"
+			}
+		}
+	}
+	if problem != "" {
+		return "", fmt.Errorf("%q is not a DKIM selector: %s", sel, problem)
+	}
+	return s, nil
+}
+
+// maxSelectorLen bounds a selector (see CheckSelector).
+const maxSelectorLen = 200

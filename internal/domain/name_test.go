@@ -41,3 +41,19 @@ func TestCheckName(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckSelector(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"s1", "s1"}, {"Brought", "brought"}, {"2026.q1", "2026.q1"}, {"pst-202611r", "pst-202611r"},
+	} {
+		if got, err := CheckSelector(tc.in); err != nil || got != tc.want {
+			t.Errorf("CheckSelector(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", ".", "a..b", "-a", "a-", "a_b", "a b", "sel\r\n", "sél", strings.Repeat("a", 64),
+		strings.Repeat("abcdefghi.", 20) + "a"} {
+		if _, err := CheckSelector(bad); err == nil || !strings.Contains(err.Error(), "not a DKIM selector") {
+			t.Errorf("CheckSelector(%q): %v, want refused", bad, err)
+		}
+	}
+}

@@ -39,10 +39,13 @@ type Config struct {
 }
 
 // SelectorKey is a DKIM selector and its public key (*rsa.PublicKey or
-// ed25519.PublicKey).
+// ed25519.PublicKey). An Optional key's record is advised, not required:
+// it is the generated companion of a key its owner brought, which alone
+// verifies the domain.
 type SelectorKey struct {
 	Selector string
 	Public   crypto.PublicKey
+	Optional bool
 }
 
 // Record is one DNS record the domain's owner should publish.
@@ -52,11 +55,11 @@ type Record struct {
 	Value    string // the TXT text (unsplit), or "10 host." for MX
 	Purpose  Purpose
 	Note     string // for people: what the record is for and how to publish it
-	Required bool   // the domain is verified only when every required record matches (the DKIM keys)
+	Required bool   // the domain is verified only when every required record matches (the DKIM keys but an optional one)
 }
 
 // Records returns the records to publish for domain: a DKIM TXT record per
-// key (required), the SPF mechanism to add, the return-path MX and its SPF
+// key (required, but for an Optional key), the SPF mechanism to add, the return-path MX and its SPF
 // record, and a suggested DMARC record (advised). A key of another type
 // than RSA or Ed25519 is left out. The SPF records are left out when cfg
 // has neither include nor addresses, the return-path ones when it has no
@@ -85,13 +88,18 @@ func Records(domain string, cfg Config, keys []SelectorKey) []Record {
 		default:
 			continue
 		}
+		note := "DKIM " + string(kind) + " key for selector " + normName(k.Selector) + "; required"
+		if k.Optional {
+			note = "DKIM " + string(kind) + " key for selector " + normName(k.Selector) +
+				"; optional: mail is signed with it too once it is found"
+		}
 		recs = append(recs, Record{
 			Name:     normName(k.Selector) + "._domainkey." + domain,
 			Type:     "TXT",
 			Value:    "v=DKIM1; k=" + string(kind) + "; p=" + p,
 			Purpose:  purpose,
-			Note:     "DKIM " + string(kind) + " key for selector " + normName(k.Selector) + "; required",
-			Required: true,
+			Note:     note,
+			Required: !k.Optional,
 		})
 	}
 

@@ -30,9 +30,9 @@ func TestRecords(t *testing.T) {
 	edP := base64.StdEncoding.EncodeToString(fixedEd25519.Public().(ed25519.PublicKey))
 
 	got := Records("Example.TEST.", testConfig, []SelectorKey{
-		{"pst202611r", &rsaKey.PublicKey},
-		{"pst202611e", fixedEd25519.Public()},
-		{"bogus", "not a key"},
+		{Selector: "pst202611r", Public: &rsaKey.PublicKey},
+		{Selector: "pst202611e", Public: fixedEd25519.Public()},
+		{Selector: "bogus", Public: "not a key"},
 	})
 	want := []Record{
 		{Name: "pst202611r._domainkey.example.test", Type: "TXT", Value: "v=DKIM1; k=rsa; p=" + rsaP, Purpose: PurposeDKIMRSA, Required: true},
@@ -64,7 +64,7 @@ func TestRecords(t *testing.T) {
 }
 
 func TestRecordsMinimalConfig(t *testing.T) {
-	got := Records("example.test", Config{ReturnPathLabel: "b"}, []SelectorKey{{"s", fixedEd25519.Public()}})
+	got := Records("example.test", Config{ReturnPathLabel: "b"}, []SelectorKey{{Selector: "s", Public: fixedEd25519.Public()}})
 	var kinds []string
 	for _, r := range got {
 		kinds = append(kinds, string(r.Purpose)+" "+r.Name)
@@ -81,7 +81,7 @@ func TestRecordsMinimalConfig(t *testing.T) {
 
 func TestZoneLines(t *testing.T) {
 	rsaKey, _ := testKeys()
-	recs := Records("example.test", testConfig, []SelectorKey{{"r", &rsaKey.PublicKey}, {"e", fixedEd25519.Public()}})
+	recs := Records("example.test", testConfig, []SelectorKey{{Selector: "r", Public: &rsaKey.PublicKey}, {Selector: "e", Public: fixedEd25519.Public()}})
 	lines := ZoneLines(recs)
 	if len(lines) != len(recs) {
 		t.Fatalf("%d lines for %d records", len(lines), len(recs))

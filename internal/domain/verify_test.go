@@ -60,8 +60,8 @@ func testRecords(t *testing.T) (recs []Record, rsaP, edP string) {
 	t.Helper()
 	rsaKey, _ := testKeys()
 	recs = Records("example.test", testConfig, []SelectorKey{
-		{"r", &rsaKey.PublicKey},
-		{"e", fixedEd25519.Public()},
+		{Selector: "r", Public: &rsaKey.PublicKey},
+		{Selector: "e", Public: fixedEd25519.Public()},
 	})
 	_, rsaP, _ = strings.Cut(recs[0].Value, "p=")
 	_, edP, _ = strings.Cut(recs[1].Value, "p=")
@@ -380,5 +380,44 @@ func TestFormat(t *testing.T) {
 	}
 	if Format(nil) != "" {
 		t.Error("Format(nil) not empty")
+	}
+}
+
+// TestVerifyOptionalKey: bring-your-own key means that key alone. The
+// record of an Optional key (the generated companion of a brought one) is
+// advised: the domain verifies by the brought key's record, and the
+// companion's check is still reported, so that its signature can start
+// once it is found.
+func TestVerifyOptionalKey(t *testing.T) {
+	rsaKey, _ := testKeys()
+	recs := Records("example.test", testConfig, []SelectorKey{
+		{Selector: "brought", Public: &rsaKey.PublicKey},
+		{Selector: "e", Public: fixedEd25519.Public(), Optional: true},
+	})
+	if !recs[0].Required || recs[1].Required || !strings.Contains(recs[1].Note, "optional") {
+		t.Fatalf("records %+v", recs[:2])
+	}
+	published := map[string][]string{"brought._domainkey.example.test": {recs[0].Value}}
+	cases := []struct {
+		name           string
+		txt            map[string][]string
+		verified, edOK bool
+	}{
+		{"brought key only", published, true, false},
+		{"both", map[string][]string{"brought._domainkey.example.test": {recs[0].Value}, "e._domainkey.example.test": {recs[1].Value}}, true, true},
+		{"companion only", map[string][]string{"e._domainkey.example.test": {recs[1].Value}}, false, true},
+		{"neither", nil, false, false},
+	}
+	for _, tc := range cases {
+		checks, verified := Verify(context.Background(), fakeResolver{txt: tc.txt}, "example.test", recs[:2])
+		if verified != tc.verified || checks[1].OK != tc.edOK {
+			t.Errorf("%s: verified %v, companion OK %v; want %v, %v", tc.name, verified, checks[1].OK, tc.verified, tc.edOK)
+		}
+	}
+	// An optional key alone verifies nothing: at least one required
+	// record must match.
+	if _, verified := Verify(context.Background(), fakeResolver{txt: map[string][]string{"e._domainkey.example.test": {recs[1].Value}}},
+		"example.test", recs[1:2]); verified {
+		t.Error("verified by an optional record alone")
 	}
 }

@@ -4,8 +4,9 @@
 // within its account, verified in DNS or vouched for by the operator, or
 // be a verified single sender of the user, or one shared within its
 // account), DKIM-signs mail from such a domain with both of its keys
-// (RFC 6376, RFC 8463), and re-checks verified domains in DNS, recording
-// a lapse in the domain's history.
+// (RFC 6376, RFC 8463; beside a key its owner brought, the generated
+// companion only once its record is found), and re-checks verified
+// domains in DNS, recording a lapse in the domain's history.
 //
 // Single senders and domains: a domain, once authenticated (verified or
 // vouched for), decides alone who may send as its addresses. A single
@@ -80,20 +81,30 @@ func (s *Signer) Sign(ctx context.Context, p account.Principal, msg []byte, h me
 	if err != nil {
 		return nil, "", fmt.Errorf("identity: domain %s: %w", name, err)
 	}
-	if !d.UsableBy(p.User.ID, p.Account.ID) || len(d.RSAKey) == 0 || len(d.EdKey) == 0 {
-		// Not this user's, or vouched for by the operator without keys.
+	if !d.UsableBy(p.User.ID, p.Account.ID) {
 		return msg, "", nil
 	}
+	// Each key it has, but a brought key's companion until its record is
+	// found (store.Domain.SignsWith).
+	withRSA, withEd := d.SignsWith()
 	var keys []mailauth.Key
 	for _, k := range []struct {
+		use bool
 		sel string
 		pem []byte
-	}{{d.RSASelector, d.RSAKey}, {d.EdSelector, d.EdKey}} {
+	}{{withRSA, d.RSASelector, d.RSAKey}, {withEd, d.EdSelector, d.EdKey}} {
+		if !k.use {
+			continue
+		}
 		signer, err := domain.ParsePrivateKey(k.pem)
 		if err != nil {
 			return nil, "", fmt.Errorf("identity: domain %s key %s: %w", name, k.sel, err)
 		}
 		keys = append(keys, mailauth.Key{Domain: name, Selector: k.sel, Signer: signer})
+	}
+	if len(keys) == 0 {
+		// Vouched for by the operator without keys.
+		return msg, "", nil
 	}
 	now := time.Now()
 	if s.Now != nil {
@@ -113,10 +124,20 @@ var ErrUnverified = errors.New("not a verified sender identity")
 // Unverified is the error for one identity.
 type Unverified struct {
 	What, Address string // e.g. "envelope sender", "From"
+	// Unshared is the address's domain when another user of the same
+	// account has authenticated it and not shared it: the text then says
+	// how to share it. Never set for another tenant's domain, whose
+	// existence the text must not confirm.
+	Unshared string
 }
 
 func (u *Unverified) Error() string {
-	return u.What + " <" + u.Address + "> is neither on a verified domain nor a verified sender of this API key's user"
+	s := u.What + " <" + u.Address + "> is neither on a verified domain nor a verified sender of this API key's user"
+	if u.Unshared != "" {
+		s += ": " + u.Unshared + " belongs to another user of its account and is not shared" +
+			" (postern domain share " + u.Unshared + " shares it within the account)"
+	}
+	return s
 }
 
 func (u *Unverified) Unwrap() error { return ErrUnverified }
@@ -134,6 +155,9 @@ func (s *Signer) CheckAddress(ctx context.Context, p account.Principal, what, ad
 	switch {
 	case err == nil && d.UsableBy(p.User.ID, p.Account.ID):
 		return nil
+	case err == nil && d.Usable() && d.AccountID == p.Account.ID:
+		// Another user of the account has it and has not shared it.
+		return &Unverified{What: what, Address: addr, Unshared: d.Name}
 	case err == nil && d.Usable():
 		// Authenticated by another: the domain's rule alone decides.
 		return &Unverified{What: what, Address: addr}

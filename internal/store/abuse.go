@@ -22,7 +22,30 @@ type AbuseStore interface {
 	RemoveAllowedIP(ctx context.Context, accountID int64, prefix string) error
 	AllowedIPs(ctx context.Context, accountID int64) ([]string, error)
 
+	// AddIPRules adds CIDR prefixes (canonical form, no repeats) to an
+	// account's list in one transaction and returns the new rules in the
+	// order given; store.ErrExists, and nothing added, when one is listed
+	// already.
+	AddIPRules(ctx context.Context, accountID int64, prefixes []string, at time.Time) ([]IPRule, error)
+	// IPRules lists an account's rules in the order they were added.
+	IPRules(ctx context.Context, accountID int64) ([]IPRule, error)
+	// DeleteIPRules removes an account's rules by id in one transaction;
+	// store.ErrNotFound, and nothing removed, when an id is not one of
+	// the account's.
+	DeleteIPRules(ctx context.Context, accountID int64, ids []int64) error
+
 	// BounceStats counts the named user's recipients delivered and bounced
 	// (their outcome recorded at or after since), DSNs left out.
 	BounceStats(ctx context.Context, userName string, since time.Time) (delivered, bounced int, err error)
+}
+
+// IPRule is one entry of an account's IP allow-list (SendGrid's IP access
+// rule), with the id the management API knows it by. Ids are never
+// reused.
+type IPRule struct {
+	ID        int64
+	AccountID int64
+	Prefix    string // CIDR prefix, canonical form
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }

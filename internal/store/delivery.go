@@ -91,10 +91,17 @@ type Attempt struct {
 	Notices []NewMessage
 }
 
-// Suppression is an address a user no longer sends to.
+// Suppression is an address a user no longer sends to. An address may
+// be on several of the user's lists, one entry per kind; an entry of any
+// kind suppresses delivery.
 type Suppression struct {
-	UserID    int64
-	Address   string // lower-cased
+	UserID  int64
+	Address string // lower-cased
+	// Kind is the list the entry is on (SendGrid's bounces, blocks,
+	// invalid emails, spam reports, global unsubscribes). Empty when
+	// adding means SuppressBounce, which is what delivery and bounce
+	// processing add.
+	Kind      SuppressionKind
 	Reason    string
 	CreatedAt time.Time
 }
@@ -117,10 +124,30 @@ type DeliveryStore interface {
 	RetryNow(ctx context.Context, messageID string, now time.Time) error
 	// Drop marks every pending recipient dropped and the message done.
 	Drop(ctx context.Context, messageID, reason string, now time.Time) error
+	// ListMessages returns the messages f selects, without their bodies,
+	// in listing order: by creation time, then id (the order of
+	// Messages), so that a page's last id is the next page's After.
+	ListMessages(ctx context.Context, f MessageFilter) ([]Message, error)
 
+	// AddSuppression adds one entry; store.ErrExists when the address is
+	// on the list of that kind already.
 	AddSuppression(ctx context.Context, s Suppression) error
+	// AddSuppressions adds entries in one transaction and returns those
+	// that were new; an address already on the list of its kind is left
+	// as it is.
+	AddSuppressions(ctx context.Context, s []Suppression) ([]Suppression, error)
+	// RemoveSuppression removes an address from every list of the user;
+	// store.ErrNotFound when it is on none.
 	RemoveSuppression(ctx context.Context, userID int64, address string) error
+	// DeleteSuppressions removes, in one transaction, the user's entries
+	// of kind ("": every kind) for addresses (nil: every address) and
+	// returns how many went.
+	DeleteSuppressions(ctx context.Context, userID int64, kind SuppressionKind, addresses []string) (int, error)
+	// Suppressions lists every entry of the user, by address then kind.
 	Suppressions(ctx context.Context, userID int64) ([]Suppression, error)
-	// Suppressed returns which of addresses are on the user's list.
+	// FindSuppressions lists the entries f selects, by address then kind.
+	FindSuppressions(ctx context.Context, f SuppressionFilter) ([]Suppression, error)
+	// Suppressed returns which of addresses are on the user's lists (an
+	// address on several: its oldest entry).
 	Suppressed(ctx context.Context, userID int64, addresses []string) (map[string]Suppression, error)
 }

@@ -16,6 +16,9 @@ const (
 
 // Domain is a sending domain of a user, with its DKIM keys (PKCS#8 PEM).
 type Domain struct {
+	// ID is the store's number for the domain, never reused (SendGrid's
+	// integer domain id).
+	ID          int64
 	Name        string // lower-case
 	UserID      int64
 	UserName    string
@@ -44,6 +47,36 @@ type Domain struct {
 	// ReturnPath: the return-path subdomain's MX was found in DNS, so
 	// mail from the domain leaves with a VERP envelope sender on it.
 	ReturnPath bool
+
+	// BroughtKey is the kind of the DKIM key its owner brought (domain
+	// add --dkim-key): KeyRSA or KeyEd25519, "" when Postern made both.
+	// The brought key's record alone verifies the domain; the other key,
+	// its generated companion, signs only once its record has been found
+	// (CompanionPublished).
+	BroughtKey string
+	// CompanionPublished: the companion key's record was found at the
+	// last verification.
+	CompanionPublished bool
+}
+
+// The kinds of Domain.BroughtKey (the k= tag's names).
+const (
+	KeyRSA     = "rsa"
+	KeyEd25519 = "ed25519"
+)
+
+// SignsWith reports which of the domain's keys mail is signed with:
+// each key it has, except a brought key's companion whose record has not
+// been found yet. Usable says whether it is signed at all.
+func (d Domain) SignsWith() (rsa, ed bool) {
+	rsa, ed = len(d.RSAKey) > 0, len(d.EdKey) > 0
+	switch d.BroughtKey {
+	case KeyRSA:
+		ed = ed && d.CompanionPublished
+	case KeyEd25519:
+		rsa = rsa && d.CompanionPublished
+	}
+	return rsa, ed
 }
 
 // Usable reports whether mail from the domain may be signed.
@@ -77,6 +110,9 @@ const (
 	DomainEventUnshared DomainEventType = "unshared"
 	// DomainEventReturnPath: the return-path MX appeared or went away.
 	DomainEventReturnPath DomainEventType = "return-path"
+	// DomainEventCompanion: the record of a brought key's companion
+	// appeared or went away, and its signature with it.
+	DomainEventCompanion DomainEventType = "companion-key"
 )
 
 // DomainEvent is one line of a domain's history.
@@ -87,11 +123,51 @@ type DomainEvent struct {
 	At     time.Time
 }
 
+// DomainKeys are a rotation's new keys.
+type DomainKeys struct {
+	RSASelector string
+	RSAKey      []byte
+	EdSelector  string
+	EdKey       []byte
+}
+
+// DomainChange is one logical change of a domain, written with the
+// events that tell it in one transaction. The zero value of each field
+// leaves that part of the domain as it is.
+type DomainChange struct {
+	// State is the new state; a verified or trusted one is dated At.
+	State DomainState
+	At    time.Time
+	// ReturnPath, Shared and CompanionPublished set those flags.
+	ReturnPath         *bool
+	Shared             *bool
+	CompanionPublished *bool
+	// Next stores a rotation's new keys (as SetNextKeys).
+	Next *DomainKeys
+	// Promote makes the next keys current (as PromoteNextKeys, dated At);
+	// the domain then has no brought key any more.
+	Promote bool
+	Events  []DomainEvent
+}
+
 // DomainStore keeps sending domains.
 type DomainStore interface {
 	// AddDomain stores a new domain; store.ErrExists if any user has it.
 	AddDomain(ctx context.Context, d Domain) error
+	// CreateDomain stores a new domain and its first events in one
+	// transaction, and returns its ID; store.ErrExists if any user has it.
+	CreateDomain(ctx context.Context, d Domain, events []DomainEvent) (int64, error)
 	Domain(ctx context.Context, name string) (Domain, error)
+	// DomainByID returns the domain with that ID, or store.ErrNotFound.
+	DomainByID(ctx context.Context, id int64) (Domain, error)
+	// ChangeDomain makes one logical change of the domain in one
+	// transaction: store.ErrNotFound when there is no such domain, or
+	// Promote is asked without a rotation in progress (then nothing of
+	// the change is written).
+	ChangeDomain(ctx context.Context, name string, ch DomainChange) error
+	// DeleteDomain removes the domain and its history; store.ErrNotFound
+	// when there is none.
+	DeleteDomain(ctx context.Context, name string) error
 	// Domains lists domains by name; of one user when userName != "".
 	Domains(ctx context.Context, userName string) ([]Domain, error)
 	SetDomainState(ctx context.Context, name string, state DomainState, at time.Time) error

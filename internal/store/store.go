@@ -33,6 +33,9 @@ type User struct {
 	HideOriginatingIP bool
 	// SpamThreshold is the user's own spam score limit; 0: the default.
 	SpamThreshold float64
+	// Email is the user's contact address (SendGrid's subuser email); ""
+	// for none.
+	Email string
 }
 
 // AccountID is the user's top-level account: itself, or its parent.
@@ -100,6 +103,11 @@ type Message struct {
 	State      MessageState
 	CreatedAt  time.Time
 	Meta       string // as given to EnqueueBatch
+	// Attempts counts the delivery attempts begun so far.
+	Attempts int
+	// NextAttempt is when a queued message is next due (its first
+	// attempt, a retry, or the end of a hold); zero once it is done.
+	NextAttempt time.Time
 }
 
 // Store is what Postern needs from its database.
@@ -130,6 +138,7 @@ type Store interface {
 	LimitStore
 	DomainStore
 	SenderStore
+	UserKeyStore
 
 	Close() error
 }

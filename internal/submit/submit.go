@@ -184,7 +184,7 @@ func (f *Funnel) Authenticate(ctx context.Context, cr Credentials) (*Client, err
 		r := deferred(ReasonLockedOut, "Too many failed authentications from your address; try again after "+until.UTC().Format(time.RFC3339), until)
 		return nil, r
 	}
-	c, r, counted, err := f.authenticate(ctx, cr)
+	c, r, counted, detail, err := f.authenticate(ctx, cr)
 	if err != nil {
 		return nil, err
 	}
@@ -194,8 +194,13 @@ func (f *Funnel) Authenticate(ctx context.Context, cr Credentials) (*Client, err
 		return c, nil
 	}
 	// One line per failure, with the client address first among the
-	// fields that vary, for fail2ban; never the password.
-	log.Info("auth failed", "user", logUser, "key_id", keyID, "reason", string(r.Reason))
+	// fields that vary, for fail2ban; never the password. The detail is
+	// the operator's, never the client's (a revoked key).
+	fields := []any{"user", logUser, "key_id", keyID, "reason", string(r.Reason)}
+	if detail != "" {
+		fields = append(fields, "detail", detail)
+	}
+	log.Info("auth failed", fields...)
 	if counted {
 		if locked, until := f.cfg.Lockout.Fail(cr.ClientIP, keyID, time.Now()); locked {
 			log.Warn("auth lockout", "until", until.UTC().Format(time.RFC3339))
@@ -219,11 +224,12 @@ const (
 	textAuthzid        = "Authentication failed: the authorization identity must be empty or equal the username"
 )
 
-// authenticate returns the client, or the refusal and whether it counts
-// toward a lockout, or an internal error.
-func (f *Funnel) authenticate(ctx context.Context, cr Credentials) (*Client, *Refusal, bool, error) {
+// authenticate returns the client, or the refusal, whether it counts
+// toward a lockout and a detail for the log alone ("" for none), or an
+// internal error.
+func (f *Funnel) authenticate(ctx context.Context, cr Credentials) (*Client, *Refusal, bool, string, error) {
 	if cr.Authzid != "" && cr.Authzid != cr.Username {
-		return nil, refuse(ReasonAuthzid, textAuthzid), true, nil
+		return nil, refuse(ReasonAuthzid, textAuthzid), true, "", nil
 	}
 	scope := account.ScopeMailSend
 	if cr.AnyScope {
@@ -233,20 +239,24 @@ func (f *Funnel) authenticate(ctx context.Context, cr Credentials) (*Client, *Re
 	switch {
 	case err == nil:
 	case errors.Is(err, account.ErrScope):
-		return nil, refuse(ReasonNoScope, textNoScope), false, nil
-	case errors.Is(err, account.ErrUsername), errors.Is(err, account.ErrInvalidKey), errors.Is(err, account.ErrRevoked):
-		return nil, refuse(ReasonBadCredentials, textBadCredentials), true, nil
+		return nil, refuse(ReasonNoScope, textNoScope), false, "", nil
+	case errors.Is(err, account.ErrRevoked):
+		// The client is told what a wrong key tells it; the log tells
+		// the operator why a client that used to work stopped.
+		return nil, refuse(ReasonBadCredentials, textBadCredentials), true, "revoked", nil
+	case errors.Is(err, account.ErrUsername), errors.Is(err, account.ErrInvalidKey):
+		return nil, refuse(ReasonBadCredentials, textBadCredentials), true, "", nil
 	default:
-		return nil, nil, false, fmt.Errorf("submit: authenticate: %w", err)
+		return nil, nil, false, "", fmt.Errorf("submit: authenticate: %w", err)
 	}
 	p, err := f.cfg.Accounts.Admit(ctx, key, cr.ClientIP)
 	if err != nil {
 		if r := admitRefusal(err, "Authentication refused: ", cr.ClientIP); r != nil {
-			return nil, r, false, nil
+			return nil, r, false, "", nil
 		}
-		return nil, nil, false, fmt.Errorf("submit: admit: %w", err)
+		return nil, nil, false, "", fmt.Errorf("submit: admit: %w", err)
 	}
-	return &Client{Principal: p, IP: cr.ClientIP, Session: cr.Session}, nil, false, nil
+	return &Client{Principal: p, IP: cr.ClientIP, Session: cr.Session}, nil, false, "", nil
 }
 
 // admitRefusal is the refusal for a key that is valid but may not be used

@@ -44,35 +44,6 @@ func (db *DB) updateUser(ctx context.Context, name, query string, args ...any) e
 	return nil
 }
 
-// AddAllowedIP adds prefix to the account's allow-list.
-func (db *DB) AddAllowedIP(ctx context.Context, accountID int64, prefix string, at time.Time) error {
-	if _, err := db.w.ExecContext(ctx, `INSERT INTO ip_allowlist (account_id, prefix, created_at) VALUES (?, ?, ?)`,
-		accountID, prefix, micros(at)); err != nil {
-		return fmt.Errorf("sqlite: allow %s: %w", prefix, mapErr(err))
-	}
-	return nil
-}
-
-// RemoveAllowedIP removes prefix; store.ErrNotFound if it is not listed.
-func (db *DB) RemoveAllowedIP(ctx context.Context, accountID int64, prefix string) error {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM ip_allowlist WHERE account_id = ? AND prefix = ?`, accountID, prefix)
-	if err != nil {
-		return fmt.Errorf("sqlite: disallow %s: %w", prefix, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("sqlite: disallow %s: %w", prefix, store.ErrNotFound)
-	}
-	return nil
-}
-
-// AllowedIPs lists the account's prefixes in the order they were added.
-func (db *DB) AllowedIPs(ctx context.Context, accountID int64) ([]string, error) {
-	return queryAll(ctx, db.r, "allowed ips", func(r rowScanner) (p string, err error) {
-		err = r.Scan(&p)
-		return p, err
-	}, `SELECT prefix FROM ip_allowlist WHERE account_id = ? ORDER BY created_at, prefix`, accountID)
-}
-
 // BounceStats counts a user's delivered and bounced recipients since a time.
 func (db *DB) BounceStats(ctx context.Context, userName string, since time.Time) (delivered, bounced int, err error) {
 	err = db.r.QueryRowContext(ctx, `SELECT

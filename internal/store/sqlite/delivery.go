@@ -3,9 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/postern/postern/internal/store"
@@ -117,9 +115,8 @@ func (db *DB) RecordAttempt(ctx context.Context, a store.Attempt) error {
 		return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
 	}
 	for _, s := range a.Suppress {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO suppressions (user_id, address, reason, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (user_id, address) DO NOTHING`, s.UserID, strings.ToLower(s.Address), s.Reason, micros(s.CreatedAt)); err != nil {
-			return fmt.Errorf("sqlite: record %s: suppress: %w", a.MessageID, mapErr(err))
+		if _, err := insertSuppression(ctx, tx, s, true); err != nil {
+			return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
 		}
 	}
 	if err := insertMessages(ctx, tx, a.Notices); err != nil {
@@ -248,72 +245,4 @@ func (db *DB) Drop(ctx context.Context, id, reason string, now time.Time) error 
 		return fmt.Errorf("sqlite: drop %s: %w", id, err)
 	}
 	return nil
-}
-
-// AddSuppression adds an address (lower-cased) to a user's list;
-// store.ErrExists when it is there already.
-func (db *DB) AddSuppression(ctx context.Context, s store.Suppression) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO suppressions (user_id, address, reason, created_at) VALUES (?, ?, ?, ?)`,
-		s.UserID, strings.ToLower(s.Address), s.Reason, micros(s.CreatedAt))
-	if err != nil {
-		return fmt.Errorf("sqlite: suppress: %w", mapErr(err))
-	}
-	return nil
-}
-
-// RemoveSuppression removes an address; store.ErrNotFound when absent.
-func (db *DB) RemoveSuppression(ctx context.Context, userID int64, address string) error {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM suppressions WHERE user_id = ? AND address = ?`, userID, strings.ToLower(address))
-	if err != nil {
-		return fmt.Errorf("sqlite: unsuppress: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("sqlite: unsuppress %s: %w", address, store.ErrNotFound)
-	}
-	return nil
-}
-
-// Suppressions lists a user's suppressed addresses in address order.
-func (db *DB) Suppressions(ctx context.Context, userID int64) ([]store.Suppression, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT address, reason, created_at FROM suppressions WHERE user_id = ? ORDER BY address`, userID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: suppressions: %w", err)
-	}
-	return scanSuppressions(rows, userID)
-}
-
-func scanSuppressions(rows *sql.Rows, userID int64) ([]store.Suppression, error) {
-	defer rows.Close()
-	var out []store.Suppression
-	for rows.Next() {
-		s := store.Suppression{UserID: userID}
-		var at int64
-		if err := rows.Scan(&s.Address, &s.Reason, &at); err != nil {
-			return nil, fmt.Errorf("sqlite: suppressions: %w", err)
-		}
-		s.CreatedAt = fromMicros(at)
-		out = append(out, s)
-	}
-	return out, rows.Err()
-}
-
-// Suppressed returns the entries among addresses (compared lower-cased),
-// keyed by the address as given.
-func (db *DB) Suppressed(ctx context.Context, userID int64, addresses []string) (map[string]store.Suppression, error) {
-	out := map[string]store.Suppression{}
-	for _, a := range addresses {
-		var s store.Suppression
-		var at int64
-		err := db.r.QueryRowContext(ctx, `SELECT address, reason, created_at FROM suppressions WHERE user_id = ? AND address = ?`,
-			userID, strings.ToLower(a)).Scan(&s.Address, &s.Reason, &at)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: suppressed: %w", err)
-		}
-		s.UserID, s.CreatedAt = userID, fromMicros(at)
-		out[a] = s
-	}
-	return out, nil
 }

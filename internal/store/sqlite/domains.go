@@ -13,6 +13,13 @@ import (
 
 // AddDomain stores a new sending domain.
 func (db *DB) AddDomain(ctx context.Context, d store.Domain) error {
+	_, err := db.CreateDomain(ctx, d, nil)
+	return err
+}
+
+// CreateDomain stores a new sending domain and its first events in one
+// transaction.
+func (db *DB) CreateDomain(ctx context.Context, d store.Domain, events []store.DomainEvent) (int64, error) {
 	// A domain the operator vouches for may have no keys; the driver binds
 	// a nil slice as NULL.
 	if d.RSAKey == nil {
@@ -21,18 +28,34 @@ func (db *DB) AddDomain(ctx context.Context, d store.Domain) error {
 	if d.EdKey == nil {
 		d.EdKey = []byte{}
 	}
-	_, err := db.w.ExecContext(ctx, `INSERT INTO domains (name, user_id, state, rsa_selector, rsa_key, ed_selector, ed_key, created_at, shared)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, strings.ToLower(d.Name), d.UserID, string(d.State),
-		d.RSASelector, d.RSAKey, d.EdSelector, d.EdKey, micros(d.CreatedAt), boolInt(d.Shared))
+	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: add domain %s: %w", d.Name, mapErr(err))
+		return 0, fmt.Errorf("sqlite: add domain %s: %w", d.Name, err)
 	}
-	return nil
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO domains (name, user_id, state, rsa_selector, rsa_key, ed_selector, ed_key, created_at, shared,
+		brought_key, companion_published)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, strings.ToLower(d.Name), d.UserID, string(d.State),
+		d.RSASelector, d.RSAKey, d.EdSelector, d.EdKey, micros(d.CreatedAt), boolInt(d.Shared), d.BroughtKey, boolInt(d.CompanionPublished))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: add domain %s: %w", d.Name, mapErr(err))
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: add domain %s: %w", d.Name, err)
+	}
+	if err := addDomainEvents(ctx, tx, events); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("sqlite: add domain %s: %w", d.Name, err)
+	}
+	return id, nil
 }
 
-const domainColumns = `d.name, d.user_id, u.name, d.state, d.rsa_selector, d.rsa_key, d.ed_selector, d.ed_key, d.created_at, d.verified_at,
+const domainColumns = `d.id, d.name, d.user_id, u.name, d.state, d.rsa_selector, d.rsa_key, d.ed_selector, d.ed_key, d.created_at, d.verified_at,
 	d.next_rsa_selector, d.next_rsa_key, d.next_ed_selector, d.next_ed_key, d.prev_selectors, d.rotated_at,
-	COALESCE(u.parent_id, u.id), d.shared, d.return_path
+	COALESCE(u.parent_id, u.id), d.shared, d.return_path, d.brought_key, d.companion_published
 	FROM domains d JOIN users u ON u.id = d.user_id`
 
 func scanDomain(row rowScanner) (store.Domain, error) {
@@ -40,12 +63,13 @@ func scanDomain(row rowScanner) (store.Domain, error) {
 	var state string
 	var created int64
 	var verified, rotated sql.NullInt64
-	var shared, returnPath int
-	if err := row.Scan(&d.Name, &d.UserID, &d.UserName, &state, &d.RSASelector, &d.RSAKey, &d.EdSelector, &d.EdKey, &created, &verified,
-		&d.NextRSASelector, &d.NextRSAKey, &d.NextEdSelector, &d.NextEdKey, &d.PrevSelectors, &rotated, &d.AccountID, &shared, &returnPath); err != nil {
+	var shared, returnPath, companion int
+	if err := row.Scan(&d.ID, &d.Name, &d.UserID, &d.UserName, &state, &d.RSASelector, &d.RSAKey, &d.EdSelector, &d.EdKey, &created, &verified,
+		&d.NextRSASelector, &d.NextRSAKey, &d.NextEdSelector, &d.NextEdKey, &d.PrevSelectors, &rotated, &d.AccountID, &shared, &returnPath,
+		&d.BroughtKey, &companion); err != nil {
 		return d, err
 	}
-	d.Shared, d.ReturnPath = shared != 0, returnPath != 0
+	d.Shared, d.ReturnPath, d.CompanionPublished = shared != 0, returnPath != 0, companion != 0
 	if rotated.Valid {
 		d.RotatedAt = fromMicros(rotated.Int64)
 	}
@@ -64,6 +88,18 @@ func (db *DB) Domain(ctx context.Context, name string) (store.Domain, error) {
 	}
 	if err != nil {
 		return d, fmt.Errorf("sqlite: domain %s: %w", name, err)
+	}
+	return d, nil
+}
+
+// DomainByID returns the domain with that id or store.ErrNotFound.
+func (db *DB) DomainByID(ctx context.Context, id int64) (store.Domain, error) {
+	d, err := scanDomain(db.r.QueryRowContext(ctx, `SELECT `+domainColumns+` WHERE d.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, fmt.Errorf("sqlite: domain #%d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return d, fmt.Errorf("sqlite: domain #%d: %w", id, err)
 	}
 	return d, nil
 }
@@ -110,13 +146,7 @@ func (db *DB) SetNextKeys(ctx context.Context, name, rsaSel string, rsaKey []byt
 // PromoteNextKeys switches signing to the next keys, remembering the old
 // selectors.
 func (db *DB) PromoteNextKeys(ctx context.Context, name string, at time.Time) error {
-	res, err := db.w.ExecContext(ctx, `UPDATE domains SET
-		prev_selectors = rsa_selector || ',' || ed_selector,
-		rsa_selector = next_rsa_selector, rsa_key = next_rsa_key,
-		ed_selector = next_ed_selector, ed_key = next_ed_key,
-		next_rsa_selector = '', next_rsa_key = x'', next_ed_selector = '', next_ed_key = x'',
-		rotated_at = ?
-		WHERE name = ? AND next_rsa_selector <> ''`, micros(at), strings.ToLower(name))
+	res, err := db.w.ExecContext(ctx, promoteSQL, micros(at), strings.ToLower(name))
 	if err != nil {
 		return fmt.Errorf("sqlite: domain %s: %w", name, err)
 	}
@@ -125,6 +155,16 @@ func (db *DB) PromoteNextKeys(ctx context.Context, name string, at time.Time) er
 	}
 	return nil
 }
+
+// promoteSQL makes a domain's next keys current; its arguments are the
+// time and the domain's name.
+const promoteSQL = `UPDATE domains SET
+	prev_selectors = rsa_selector || ',' || ed_selector,
+	rsa_selector = next_rsa_selector, rsa_key = next_rsa_key,
+	ed_selector = next_ed_selector, ed_key = next_ed_key,
+	next_rsa_selector = '', next_rsa_key = x'', next_ed_selector = '', next_ed_key = x'',
+	rotated_at = ?, brought_key = '', companion_published = 0
+	WHERE name = ? AND next_rsa_selector <> ''`
 
 // SetDomainShared shares the domain within its owner's account, or not.
 func (db *DB) SetDomainShared(ctx context.Context, name string, shared bool) error {
@@ -149,11 +189,121 @@ func (db *DB) setDomainFlag(ctx context.Context, column, name string, on bool) e
 	return nil
 }
 
+// ChangeDomain makes one logical change of a domain in one transaction.
+func (db *DB) ChangeDomain(ctx context.Context, name string, ch store.DomainChange) error {
+	name = strings.ToLower(name)
+	fail := func(err error) error { return fmt.Errorf("sqlite: change domain %s: %w", name, err) }
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fail(err)
+	}
+	defer tx.Rollback()
+	var one int
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM domains WHERE name = ?`, name).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fail(store.ErrNotFound)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	update := func(set string, args ...any) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE domains SET `+set+` WHERE name = ?`, append(args, name)...); err != nil {
+			return fail(err)
+		}
+		return nil
+	}
+	if ch.State != "" {
+		var verified any
+		if ch.State != store.DomainPending {
+			verified = micros(ch.At)
+		}
+		if err := update(`state = ?, verified_at = ?`, string(ch.State), verified); err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct {
+		column string // a constant, never input
+		value  *bool
+	}{{"return_path", ch.ReturnPath}, {"shared", ch.Shared}, {"companion_published", ch.CompanionPublished}} {
+		if f.value != nil {
+			if err := update(f.column+` = ?`, boolInt(*f.value)); err != nil {
+				return err
+			}
+		}
+	}
+	if k := ch.Next; k != nil {
+		if err := update(`next_rsa_selector = ?, next_rsa_key = ?, next_ed_selector = ?, next_ed_key = ?`,
+			k.RSASelector, nonNil(k.RSAKey), k.EdSelector, nonNil(k.EdKey)); err != nil {
+			return err
+		}
+	}
+	if ch.Promote {
+		res, err := tx.ExecContext(ctx, promoteSQL, micros(ch.At), name)
+		if err != nil {
+			return fail(err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fail(fmt.Errorf("no rotation in progress: %w", store.ErrNotFound))
+		}
+	}
+	if err := addDomainEvents(ctx, tx, ch.Events); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// nonNil binds a nil key as an empty blob, not NULL.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// DeleteDomain removes a domain and its history in one transaction.
+func (db *DB) DeleteDomain(ctx context.Context, name string) error {
+	name = strings.ToLower(name)
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete domain %s: %w", name, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM domains WHERE name = ?`, name)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete domain %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: delete domain %s: %w", name, store.ErrNotFound)
+	}
+	// The history goes too: a later owner of the name must not read it.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM domain_events WHERE domain = ?`, name); err != nil {
+		return fmt.Errorf("sqlite: delete domain %s: %w", name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: delete domain %s: %w", name, err)
+	}
+	return nil
+}
+
 // AddDomainEvent appends to a domain's history.
 func (db *DB) AddDomainEvent(ctx context.Context, e store.DomainEvent) error {
-	if _, err := db.w.ExecContext(ctx, `INSERT INTO domain_events (domain, type, detail, at) VALUES (?, ?, ?, ?)`,
-		strings.ToLower(e.Domain), string(e.Type), e.Detail, micros(e.At)); err != nil {
-		return fmt.Errorf("sqlite: domain %s: event: %w", e.Domain, err)
+	return addDomainEvents(ctx, db.w, []store.DomainEvent{e})
+}
+
+// domainExecer is a connection or a transaction.
+type domainExecer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func addDomainEvents(ctx context.Context, x domainExecer, events []store.DomainEvent) error {
+	for _, e := range events {
+		if _, err := x.ExecContext(ctx, `INSERT INTO domain_events (domain, type, detail, at) VALUES (?, ?, ?, ?)`,
+			strings.ToLower(e.Domain), string(e.Type), e.Detail, micros(e.At)); err != nil {
+			return fmt.Errorf("sqlite: domain %s: event: %w", e.Domain, err)
+		}
 	}
 	return nil
 }

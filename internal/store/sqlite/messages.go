@@ -40,7 +40,8 @@ func (db *DB) EnqueueBatch(ctx context.Context, msgs []store.NewMessage) error {
 // messageQuery reads messages with their recipients, one row per recipient
 // (one row with a NULL address for a message without any), in one
 // statement and so from one snapshot.
-const messageQuery = `SELECT m.id, m.user_id, u.name, m.key_id, m.mail_from, m.size, m.state, m.created_at, m.meta, r.address
+const messageQuery = `SELECT m.id, m.user_id, u.name, m.key_id, m.mail_from, m.size, m.state, m.created_at, m.meta,
+	m.attempts, m.next_attempt_at, r.address
 	FROM messages m
 	JOIN users u ON u.id = m.user_id
 	LEFT JOIN message_recipients r ON r.message_id = m.id`
@@ -55,15 +56,19 @@ func scanMessages(rows *sql.Rows) ([]store.Message, error) {
 			m       store.Message
 			state   string
 			created int64
+			next    int64
 			addr    sql.NullString
 		)
 		if err := rows.Scan(&m.ID, &m.UserID, &m.UserName, &m.KeyID, &m.From,
-			&m.Size, &state, &created, &m.Meta, &addr); err != nil {
+			&m.Size, &state, &created, &m.Meta, &m.Attempts, &next, &addr); err != nil {
 			return nil, err
 		}
 		if n := len(msgs); n == 0 || msgs[n-1].ID != m.ID {
 			m.State = store.MessageState(state)
 			m.CreatedAt = fromMicros(created)
+			if m.State == store.StateQueued {
+				m.NextAttempt = fromMicros(next)
+			}
 			msgs = append(msgs, m)
 		}
 		if addr.Valid {

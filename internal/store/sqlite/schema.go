@@ -157,6 +157,107 @@ var migrations = []string{
 	// account's was the flaw, and the operator shares on purpose.
 	`ALTER TABLE senders ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;
 	CREATE INDEX senders_address ON senders(address);`,
+	// 12: suppressions get a kind, SendGrid's lists (an address may be on
+	// several); IP allow-list entries get an id and an update time, for
+	// the management API. The kind of an existing entry is derived from
+	// how it was added: delivery wrote its result ("permanent failure…"),
+	// bounce processing "bounce …"; anything else came from the
+	// operator's "suppression add", a global unsubscribe.
+	`CREATE TABLE suppressions_v12 (
+		user_id    INTEGER NOT NULL REFERENCES users(id),
+		address    TEXT    NOT NULL,
+		kind       TEXT    NOT NULL,
+		reason     TEXT    NOT NULL,
+		created_at BIGINT  NOT NULL,
+		PRIMARY KEY (user_id, address, kind)
+	);
+	INSERT INTO suppressions_v12 (user_id, address, kind, reason, created_at)
+		SELECT user_id, address,
+			CASE WHEN reason GLOB 'permanent failure*' OR reason GLOB 'bounce *' THEN 'bounce' ELSE 'unsubscribe' END,
+			reason, created_at
+		FROM suppressions;
+	DROP TABLE suppressions;
+	ALTER TABLE suppressions_v12 RENAME TO suppressions;
+	CREATE INDEX suppressions_kind ON suppressions(user_id, kind, address);
+	CREATE TABLE ip_allowlist_v12 (
+		id         INTEGER PRIMARY KEY AUTOINCREMENT,
+		account_id INTEGER NOT NULL REFERENCES users(id),
+		prefix     TEXT    NOT NULL,
+		created_at BIGINT  NOT NULL,
+		updated_at BIGINT  NOT NULL,
+		UNIQUE (account_id, prefix)
+	);
+	INSERT INTO ip_allowlist_v12 (account_id, prefix, created_at, updated_at)
+		SELECT account_id, prefix, created_at, created_at FROM ip_allowlist ORDER BY created_at, prefix;
+	DROP TABLE ip_allowlist;
+	ALTER TABLE ip_allowlist_v12 RENAME TO ip_allowlist;`,
+	// 13: domains and single senders get ids that are never reused
+	// (SendGrid's integer ids, for the management API); a sender keeps
+	// SendGrid's profile (nickname, from name, reply-to); a domain knows
+	// which DKIM key its owner brought, and whether the record of the
+	// generated key beside it has been found. Ids follow creation order.
+	`CREATE TABLE domains_v13 (
+		id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+		name                TEXT    NOT NULL UNIQUE,
+		user_id             INTEGER NOT NULL REFERENCES users(id),
+		state               TEXT    NOT NULL,
+		rsa_selector        TEXT    NOT NULL,
+		rsa_key             BLOB    NOT NULL,
+		ed_selector         TEXT    NOT NULL,
+		ed_key              BLOB    NOT NULL,
+		created_at          BIGINT  NOT NULL,
+		verified_at         BIGINT,
+		next_rsa_selector   TEXT    NOT NULL DEFAULT '',
+		next_rsa_key        BLOB    NOT NULL DEFAULT x'',
+		next_ed_selector    TEXT    NOT NULL DEFAULT '',
+		next_ed_key         BLOB    NOT NULL DEFAULT x'',
+		prev_selectors      TEXT    NOT NULL DEFAULT '',
+		rotated_at          BIGINT,
+		shared              INTEGER NOT NULL DEFAULT 0,
+		return_path         INTEGER NOT NULL DEFAULT 0,
+		brought_key         TEXT    NOT NULL DEFAULT '',
+		companion_published INTEGER NOT NULL DEFAULT 0
+	);
+	INSERT INTO domains_v13 (name, user_id, state, rsa_selector, rsa_key, ed_selector, ed_key, created_at, verified_at,
+			next_rsa_selector, next_rsa_key, next_ed_selector, next_ed_key, prev_selectors, rotated_at, shared, return_path)
+		SELECT name, user_id, state, rsa_selector, rsa_key, ed_selector, ed_key, created_at, verified_at,
+			next_rsa_selector, next_rsa_key, next_ed_selector, next_ed_key, prev_selectors, rotated_at, shared, return_path
+		FROM domains ORDER BY created_at, name;
+	DROP TABLE domains;
+	ALTER TABLE domains_v13 RENAME TO domains;
+	CREATE INDEX domains_user ON domains(user_id, name);
+	CREATE TABLE senders_v13 (
+		id            INTEGER PRIMARY KEY AUTOINCREMENT,
+		user_id       INTEGER NOT NULL REFERENCES users(id),
+		address       TEXT    NOT NULL,
+		verified      INTEGER NOT NULL,
+		by_operator   INTEGER NOT NULL,
+		code_hash     BLOB    NOT NULL,
+		expires_at    BIGINT  NOT NULL,
+		created_at    BIGINT  NOT NULL,
+		verified_at   BIGINT,
+		shared        INTEGER NOT NULL DEFAULT 0,
+		nickname      TEXT    NOT NULL DEFAULT '',
+		from_name     TEXT    NOT NULL DEFAULT '',
+		reply_to      TEXT    NOT NULL DEFAULT '',
+		reply_to_name TEXT    NOT NULL DEFAULT '',
+		UNIQUE (user_id, address)
+	);
+	INSERT INTO senders_v13 (user_id, address, verified, by_operator, code_hash, expires_at, created_at, verified_at, shared)
+		SELECT user_id, address, verified, by_operator, code_hash, expires_at, created_at, verified_at, shared
+		FROM senders ORDER BY created_at, user_id, address;
+	DROP TABLE senders;
+	ALTER TABLE senders_v13 RENAME TO senders;
+	CREATE INDEX senders_code ON senders(code_hash);
+	CREATE INDEX senders_address ON senders(address);`,
+	// 14: a user's profile as SendGrid's subusers have it (contact
+	// address, console password as a bcrypt hash), and deletion: a
+	// deleted user's row stays, for the messages and events that name
+	// it, but it is no longer found and its name stays taken.
+	`ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';
+	ALTER TABLE users ADD COLUMN password_hash BLOB NOT NULL DEFAULT x'';
+	ALTER TABLE users ADD COLUMN deleted_at BIGINT;
+	CREATE INDEX users_parent ON users(parent_id, name);`,
 }
 
 // migrate brings the database up to len(migrations), each migration in its

@@ -28,20 +28,25 @@ func (db *DB) AddSender(ctx context.Context, s store.Sender) error {
 	if code == nil {
 		code = []byte{}
 	}
-	_, err := db.w.ExecContext(ctx, `INSERT INTO senders (user_id, address, verified, by_operator, code_hash, expires_at, created_at, verified_at, shared)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := db.w.ExecContext(ctx, `INSERT INTO senders (user_id, address, verified, by_operator, code_hash, expires_at, created_at, verified_at, shared,
+			nickname, from_name, reply_to, reply_to_name)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (user_id, address) DO UPDATE SET verified = excluded.verified, by_operator = excluded.by_operator,
-			code_hash = excluded.code_hash, expires_at = excluded.expires_at, verified_at = excluded.verified_at`,
+			code_hash = excluded.code_hash, expires_at = excluded.expires_at, verified_at = excluded.verified_at,
+			nickname = COALESCE(NULLIF(excluded.nickname, ''), nickname),
+			from_name = COALESCE(NULLIF(excluded.from_name, ''), from_name),
+			reply_to = COALESCE(NULLIF(excluded.reply_to, ''), reply_to),
+			reply_to_name = COALESCE(NULLIF(excluded.reply_to_name, ''), reply_to_name)`,
 		s.UserID, strings.ToLower(s.Address), boolInt(s.Verified), boolInt(s.ByOperator), code, micros(s.ExpiresAt), micros(s.CreatedAt), verified,
-		boolInt(s.Shared))
+		boolInt(s.Shared), s.Nickname, s.FromName, s.ReplyTo, s.ReplyToName)
 	if err != nil {
 		return fmt.Errorf("sqlite: add sender: %w", mapErr(err))
 	}
 	return nil
 }
 
-const senderColumns = `s.address, s.user_id, u.name, s.verified, s.by_operator, s.code_hash, s.expires_at, s.created_at, s.verified_at,
-	COALESCE(u.parent_id, u.id), s.shared
+const senderColumns = `s.id, s.address, s.user_id, u.name, s.verified, s.by_operator, s.code_hash, s.expires_at, s.created_at, s.verified_at,
+	COALESCE(u.parent_id, u.id), s.shared, s.nickname, s.from_name, s.reply_to, s.reply_to_name
 	FROM senders s JOIN users u ON u.id = s.user_id`
 
 func scanSender(row rowScanner) (store.Sender, error) {
@@ -49,8 +54,8 @@ func scanSender(row rowScanner) (store.Sender, error) {
 	var verified, byOp, shared int
 	var expires, created int64
 	var vat sql.NullInt64
-	if err := row.Scan(&s.Address, &s.UserID, &s.UserName, &verified, &byOp, &s.CodeHash, &expires, &created, &vat,
-		&s.AccountID, &shared); err != nil {
+	if err := row.Scan(&s.ID, &s.Address, &s.UserID, &s.UserName, &verified, &byOp, &s.CodeHash, &expires, &created, &vat,
+		&s.AccountID, &shared, &s.Nickname, &s.FromName, &s.ReplyTo, &s.ReplyToName); err != nil {
 		return s, err
 	}
 	s.Verified, s.ByOperator, s.Shared = verified != 0, byOp != 0, shared != 0
@@ -85,6 +90,30 @@ func (db *DB) ConfirmSender(ctx context.Context, codeHash []byte, now time.Time)
 	}
 	s.Verified, s.VerifiedAt, s.CodeHash = true, fromMicros(micros(now)), nil
 	return s, nil
+}
+
+// SenderByID returns the sender with that id or store.ErrNotFound.
+func (db *DB) SenderByID(ctx context.Context, id int64) (store.Sender, error) {
+	s, err := scanSender(db.r.QueryRowContext(ctx, `SELECT `+senderColumns+` WHERE s.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, fmt.Errorf("sqlite: sender #%d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return s, fmt.Errorf("sqlite: sender #%d: %w", id, err)
+	}
+	return s, nil
+}
+
+// DeleteSender removes a user's sender.
+func (db *DB) DeleteSender(ctx context.Context, userID int64, address string) error {
+	res, err := db.w.ExecContext(ctx, `DELETE FROM senders WHERE user_id = ? AND address = ?`, userID, strings.ToLower(address))
+	if err != nil {
+		return fmt.Errorf("sqlite: delete sender %s: %w", address, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: delete sender %s: %w", address, store.ErrNotFound)
+	}
+	return nil
 }
 
 // Senders lists senders by address, of one user when userName is set.

@@ -11,8 +11,10 @@ import (
 	"github.com/postern/postern/internal/store"
 )
 
-const userColumns = `u.id, u.name, u.parent_id, p.name, u.created_at, u.suspended_at, u.suspend_reason, u.hide_originating_ip, u.spam_threshold
-	FROM users u LEFT JOIN users p ON p.id = u.parent_id`
+// userColumns selects users; every query adds "AND …" or "ORDER BY": a
+// deleted user is never selected.
+const userColumns = `u.id, u.name, u.parent_id, p.name, u.created_at, u.suspended_at, u.suspend_reason, u.hide_originating_ip, u.spam_threshold, u.email
+	FROM users u LEFT JOIN users p ON p.id = u.parent_id WHERE u.deleted_at IS NULL`
 
 // rowScanner is what *sql.Row and *sql.Rows share.
 type rowScanner interface {
@@ -28,7 +30,7 @@ func scanUser(row rowScanner) (store.User, error) {
 		suspended  sql.NullInt64
 		hide       int
 	)
-	if err := row.Scan(&u.ID, &u.Name, &parentID, &parentName, &created, &suspended, &u.SuspendReason, &hide, &u.SpamThreshold); err != nil {
+	if err := row.Scan(&u.ID, &u.Name, &parentID, &parentName, &created, &suspended, &u.SuspendReason, &hide, &u.SpamThreshold, &u.Email); err != nil {
 		return store.User{}, err
 	}
 	if suspended.Valid {
@@ -44,13 +46,29 @@ func scanUser(row rowScanner) (store.User, error) {
 // named parent: store.ErrNotFound if there is none, an error if parent is
 // itself a subuser, store.ErrExists if name is taken.
 func (db *DB) CreateUser(ctx context.Context, name, parent string) (store.User, error) {
+	return db.AddUser(ctx, store.NewUser{Name: name, Parent: parent})
+}
+
+// AddUser creates the user n describes, as CreateUser does, with its
+// profile.
+func (db *DB) AddUser(ctx context.Context, n store.NewUser) (store.User, error) {
+	name, parent := n.Name, n.Parent
 	if name == "" {
 		return store.User{}, errors.New("sqlite: create user: empty name")
+	}
+	created := n.CreatedAt
+	if created.IsZero() {
+		created = time.Now()
 	}
 	u := store.User{
 		Name:       name,
 		ParentName: parent,
-		CreatedAt:  fromMicros(micros(time.Now())),
+		CreatedAt:  fromMicros(micros(created)),
+		Email:      n.Email,
+	}
+	hash := n.PasswordHash
+	if hash == nil {
+		hash = []byte{}
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -61,7 +79,7 @@ func (db *DB) CreateUser(ctx context.Context, name, parent string) (store.User, 
 	var parentID sql.NullInt64
 	if parent != "" {
 		var grandparent sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT id, parent_id FROM users WHERE name = ?`, parent).
+		err := tx.QueryRowContext(ctx, `SELECT id, parent_id FROM users WHERE name = ? AND deleted_at IS NULL`, parent).
 			Scan(&parentID, &grandparent)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.User{}, fmt.Errorf("sqlite: create user %q: parent %q: %w", name, parent, store.ErrNotFound)
@@ -75,8 +93,8 @@ func (db *DB) CreateUser(ctx context.Context, name, parent string) (store.User, 
 		u.ParentID = parentID.Int64
 	}
 	err = tx.QueryRowContext(ctx,
-		`INSERT INTO users (name, parent_id, created_at) VALUES (?, ?, ?) RETURNING id`,
-		name, parentID, micros(u.CreatedAt)).Scan(&u.ID)
+		`INSERT INTO users (name, parent_id, created_at, email, password_hash) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		name, parentID, micros(u.CreatedAt), n.Email, hash).Scan(&u.ID)
 	if err != nil {
 		return store.User{}, fmt.Errorf("sqlite: create user %q: %w", name, mapErr(err))
 	}
@@ -88,7 +106,7 @@ func (db *DB) CreateUser(ctx context.Context, name, parent string) (store.User, 
 
 // UserByName returns the user called name, or store.ErrNotFound.
 func (db *DB) UserByName(ctx context.Context, name string) (store.User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+` WHERE u.name = ?`, name))
+	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+` AND u.name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.User{}, fmt.Errorf("sqlite: user %q: %w", name, store.ErrNotFound)
 	}
@@ -98,7 +116,7 @@ func (db *DB) UserByName(ctx context.Context, name string) (store.User, error) {
 	return u, nil
 }
 
-// Users lists every user, ordered by name.
+// Users lists every user but the deleted, ordered by name.
 func (db *DB) Users(ctx context.Context) ([]store.User, error) {
 	return queryAll(ctx, db.r, "users", scanUser, `SELECT `+userColumns+` ORDER BY u.name`)
 }
@@ -193,10 +211,9 @@ func (db *DB) APIKeys(ctx context.Context, userName string) ([]store.APIKey, err
 	if userName == "" {
 		return queryAll(ctx, db.r, "api keys", scanKey, `SELECT `+keyColumns+` ORDER BY k.created_at, k.id`)
 	}
-	// Users are never deleted, so the user found here still exists when
-	// the keys are read.
+	// A user deleted between the two reads has only revoked keys.
 	var uid int64
-	err := db.r.QueryRowContext(ctx, `SELECT id FROM users WHERE name = ?`, userName).Scan(&uid)
+	err := db.r.QueryRowContext(ctx, `SELECT id FROM users WHERE name = ? AND deleted_at IS NULL`, userName).Scan(&uid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: api keys of %q: %w", userName, store.ErrNotFound)
 	}
@@ -227,4 +244,91 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 		return fmt.Errorf("sqlite: revoke api key %s: %w", id, store.ErrNotFound)
 	}
 	return nil
+}
+
+// Subusers lists the account's subusers, ordered by name.
+func (db *DB) Subusers(ctx context.Context, accountID int64) ([]store.User, error) {
+	users, err := queryAll(ctx, db.r, "subusers", scanUser, `SELECT `+userColumns+` AND u.parent_id = ? ORDER BY u.name`, accountID)
+	if err != nil {
+		return nil, err
+	}
+	if users == nil {
+		users = []store.User{}
+	}
+	return users, nil
+}
+
+// PasswordHash returns the named user's password hash, nil for none.
+func (db *DB) PasswordHash(ctx context.Context, name string) ([]byte, error) {
+	var h []byte
+	err := db.r.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE name = ? AND deleted_at IS NULL`, name).Scan(&h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: password of %q: %w", name, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: password of %q: %w", name, err)
+	}
+	if len(h) == 0 {
+		return nil, nil
+	}
+	return h, nil
+}
+
+// DeleteUser marks the named user deleted and revokes its keys at at, in
+// one transaction. An account with subusers that are not deleted is
+// refused.
+func (db *DB) DeleteUser(ctx context.Context, name string, at time.Time) error {
+	if at.IsZero() {
+		return fmt.Errorf("sqlite: delete user %q: zero time", name)
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete user %q: %w", name, err)
+	}
+	defer tx.Rollback()
+	var id int64
+	err = tx.QueryRowContext(ctx, `SELECT id FROM users WHERE name = ? AND deleted_at IS NULL`, name).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlite: delete user %q: %w", name, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: delete user %q: %w", name, err)
+	}
+	var subs int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE parent_id = ? AND deleted_at IS NULL`, id).Scan(&subs); err != nil {
+		return fmt.Errorf("sqlite: delete user %q: %w", name, err)
+	}
+	if subs > 0 {
+		return fmt.Errorf("sqlite: delete user %q: the account has %d subusers", name, subs)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE user_id = ?`, micros(at), id); err != nil {
+		return fmt.Errorf("sqlite: delete user %q: revoke keys: %w", name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE users SET deleted_at = ? WHERE id = ?`, micros(at), id); err != nil {
+		return fmt.Errorf("sqlite: delete user %q: %w", name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: delete user %q: commit: %w", name, err)
+	}
+	return nil
+}
+
+// UpdateUserSettings sets the settings s names in one statement.
+func (db *DB) UpdateUserSettings(ctx context.Context, name string, s store.UserSettings) error {
+	var sets []string
+	var args []any
+	if s.HideOriginatingIP != nil {
+		v := 0
+		if *s.HideOriginatingIP {
+			v = 1
+		}
+		sets, args = append(sets, "hide_originating_ip = ?"), append(args, v)
+	}
+	if s.SpamThreshold != nil {
+		sets, args = append(sets, "spam_threshold = ?"), append(args, *s.SpamThreshold)
+	}
+	if len(sets) == 0 {
+		return fmt.Errorf("sqlite: update user %q: no settings given", name)
+	}
+	return db.updateUser(ctx, name, `UPDATE users SET `+strings.Join(sets, ", ")+` WHERE name = ? AND deleted_at IS NULL`, append(args, name)...)
 }

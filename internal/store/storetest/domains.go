@@ -60,6 +60,108 @@ func testDomains(t *testing.T, s store.Store) {
 	if err := s.SetDomainState(ctx, "nope.test", store.DomainVerified, base); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown state: %v", err)
 	}
+	testDomainIDsAndChanges(t, s, u)
+}
+
+// testDomainIDsAndChanges: CreateDomain writes a domain with its first
+// events and gives it an ID that DomainByID finds and no later domain
+// reuses; ChangeDomain writes a whole change or, for an unknown domain
+// or a promotion without a rotation, nothing; DeleteDomain takes the
+// history with it.
+func testDomainIDsAndChanges(t *testing.T, s store.Store, u store.User) {
+	ctx := context.Background()
+	first, _ := s.Domain(ctx, "mail.example.test")
+	if first.ID == 0 {
+		t.Fatalf("AddDomain gave no ID: %+v", first)
+	}
+	byo := store.Domain{Name: "byo.test", UserID: u.ID, State: store.DomainPending, RSASelector: "brought", RSAKey: []byte("rsa"),
+		EdSelector: "e1", EdKey: []byte("ed"), CreatedAt: base, BroughtKey: store.KeyRSA}
+	id, err := s.CreateDomain(ctx, byo, []store.DomainEvent{{Domain: "byo.test", Type: store.DomainEventAdded, Detail: "brought", At: base}})
+	if err != nil || id == 0 || id == first.ID {
+		t.Fatalf("CreateDomain: %d %v (first %d)", id, err, first.ID)
+	}
+	if _, err := s.CreateDomain(ctx, byo, nil); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("duplicate CreateDomain: %v", err)
+	}
+	got, err := s.DomainByID(ctx, id)
+	if err != nil || got.Name != "byo.test" || got.BroughtKey != store.KeyRSA || got.CompanionPublished || got.UserName != "acme" {
+		t.Fatalf("DomainByID %+v %v", got, err)
+	}
+	if _, err := s.DomainByID(ctx, id+1000); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown id: %v", err)
+	}
+	if evs, _ := s.DomainEvents(ctx, "byo.test"); len(evs) != 1 || evs[0].Detail != "brought" {
+		t.Fatalf("CreateDomain's events %+v", evs)
+	}
+
+	yes := true
+	ch := store.DomainChange{State: store.DomainVerified, At: base.Add(time.Hour), ReturnPath: &yes, Shared: &yes, CompanionPublished: &yes,
+		Events: []store.DomainEvent{{Domain: "byo.test", Type: store.DomainEventVerified, At: base.Add(time.Hour)},
+			{Domain: "byo.test", Type: store.DomainEventCompanion, At: base.Add(time.Hour)}}}
+	if err := s.ChangeDomain(ctx, "BYO.test", ch); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.DomainByID(ctx, id)
+	if got.State != store.DomainVerified || !got.ReturnPath || !got.Shared || !got.CompanionPublished {
+		t.Fatalf("after ChangeDomain %+v", got)
+	}
+	checkTime(t, "VerifiedAt", got.VerifiedAt, stored(base.Add(time.Hour)))
+	if evs, _ := s.DomainEvents(ctx, "byo.test"); len(evs) != 3 || evs[2].Type != store.DomainEventCompanion {
+		t.Fatalf("events after ChangeDomain %+v", evs)
+	}
+	if err := s.ChangeDomain(ctx, "nope.test", ch); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ChangeDomain of an unknown domain: %v", err)
+	}
+	// A promotion without a rotation fails as a whole: the state and
+	// the event asked with it are not written.
+	no := false
+	err = s.ChangeDomain(ctx, "byo.test", store.DomainChange{State: store.DomainPending, Shared: &no, Promote: true,
+		Events: []store.DomainEvent{{Domain: "byo.test", Type: store.DomainEventRotated, At: base}}})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("promotion without a rotation: %v", err)
+	}
+	if got, _ = s.DomainByID(ctx, id); got.State != store.DomainVerified || !got.Shared {
+		t.Fatalf("a failed change was partly written: %+v", got)
+	}
+	if evs, _ := s.DomainEvents(ctx, "byo.test"); len(evs) != 3 {
+		t.Fatalf("a failed change wrote its events: %+v", evs)
+	}
+	// A rotation and its promotion: the brought key goes with the old
+	// keys.
+	next := store.DomainKeys{RSASelector: "r2", RSAKey: []byte("rsa2"), EdSelector: "e2", EdKey: []byte("ed2")}
+	if err := s.ChangeDomain(ctx, "byo.test", store.DomainChange{Next: &next}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = s.DomainByID(ctx, id); got.NextRSASelector != "r2" || string(got.NextEdKey) != "ed2" || got.RSASelector != "brought" {
+		t.Fatalf("during rotation %+v", got)
+	}
+	if err := s.ChangeDomain(ctx, "byo.test", store.DomainChange{Promote: true, At: base.Add(2 * time.Hour),
+		Events: []store.DomainEvent{{Domain: "byo.test", Type: store.DomainEventRotated, At: base}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.DomainByID(ctx, id)
+	if got.RSASelector != "r2" || string(got.EdKey) != "ed2" || got.PrevSelectors != "brought,e1" || got.BroughtKey != "" ||
+		got.CompanionPublished || got.NextRSASelector != "" {
+		t.Fatalf("after promotion %+v", got)
+	}
+	checkTime(t, "RotatedAt", got.RotatedAt, stored(base.Add(2*time.Hour)))
+
+	if err := s.DeleteDomain(ctx, "Byo.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DomainByID(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted domain: %v", err)
+	}
+	if evs, err := s.DomainEvents(ctx, "byo.test"); err != nil || len(evs) != 0 {
+		t.Fatalf("a deleted domain's history: %+v %v", evs, err)
+	}
+	if err := s.DeleteDomain(ctx, "byo.test"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted twice: %v", err)
+	}
+	again, err := s.CreateDomain(ctx, byo, nil)
+	if err != nil || again == id || again == first.ID {
+		t.Fatalf("re-added after delete: id %d (deleted %d) %v", again, id, err)
+	}
 }
 
 func testDomainSharingAndEvents(t *testing.T, s store.Store) {
