@@ -204,6 +204,23 @@ func TestManagementAPIWithSendGridGo(t *testing.T) {
 		t.Fatalf("mail from the validated domain: %d", code)
 	}
 
+	// A single sender added through the API gets its confirmation mail,
+	// can have it sent again, and can be deleted.
+	obj, _ = sg.must(201, admin, "POST", "/v3/verified_senders", "", map[string]any{"nickname": "ops", "from_email": "ops@mailbox.test", "reply_to": "ops@mailbox.test"})
+	singleID := fmt.Sprint(obj["id"])
+	obj, _ = sg.must(200, admin, "GET", "/v3/verified_senders", "", nil)
+	if !strings.Contains(fmt.Sprint(obj["results"]), "ops@mailbox.test") {
+		t.Fatalf("verified_senders: %v", obj)
+	}
+	sg.must(204, admin, "POST", "/v3/verified_senders/resend/"+singleID, "", nil)
+	waitFor(t, "two confirmation mails to ops@mailbox.test", func() bool {
+		return strings.Count(in.mustCLI("queue", "list", "--user", "acme"), "ops@mailbox.test") == 2
+	})
+	sg.must(204, admin, "DELETE", "/v3/verified_senders/"+singleID, "", nil)
+	if list := in.mustCLI("sender", "list", "--user", "acme"); strings.Contains(list, "ops@mailbox.test") {
+		t.Fatalf("a deleted sender is still listed:\n%s", list)
+	}
+
 	// A suppression added through the API drops the next message to it.
 	sg.must(201, admin, "POST", "/v3/asm/suppressions/global", "", map[string]any{"recipient_emails": []string{"gone@example.test"}})
 	if code := smtpSend(t, in, "", mailKey, "app@example.test", "gone@example.test"); code != 250 {

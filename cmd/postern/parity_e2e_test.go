@@ -43,6 +43,21 @@ func TestCLIAndAPIAgree(t *testing.T) {
 		}
 	})
 
+	t.Run("apikey rename and scopes", func(t *testing.T) {
+		cliID := strings.Split(strings.TrimSpace(in.mustCLI("apikey", "create", "--user", "acme", "--name", "n1")), "_")[1]
+		obj, _ := sg.must(201, key, "POST", "/v3/api_keys", "", map[string]any{"name": "n2", "scopes": []string{"mail.send"}})
+		apiID := obj["api_key_id"].(string)
+		in.mustCLI("apikey", "rename", cliID, "renamed")
+		sg.must(200, key, "PATCH", "/v3/api_keys/"+apiID, "", map[string]any{"name": "renamed"})
+		in.mustCLI("apikey", "scopes", cliID, "stats.read,suppression.read")
+		sg.must(200, key, "PUT", "/v3/api_keys/"+apiID, "", map[string]any{"name": "renamed", "scopes": []string{"stats.read", "suppression.read"}})
+		a, _ := sg.must(200, key, "GET", "/v3/api_keys/"+cliID, "", nil)
+		b, _ := sg.must(200, key, "GET", "/v3/api_keys/"+apiID, "", nil)
+		if a["name"] != b["name"] || a["name"] != "renamed" || sortedScopes(a) != sortedScopes(b) || sortedScopes(a) != "[stats.read suppression.read]" {
+			t.Fatalf("CLI-changed %v, API-changed %v", a, b)
+		}
+	})
+
 	t.Run("apikey revoke", func(t *testing.T) {
 		cliID := strings.Split(strings.TrimSpace(in.mustCLI("apikey", "create", "--user", "acme", "--name", "r1")), "_")[1]
 		obj, _ := sg.must(201, key, "POST", "/v3/api_keys", "", map[string]any{"name": "r2", "scopes": []string{"mail.send"}})
@@ -144,6 +159,48 @@ func TestCLIAndAPIAgree(t *testing.T) {
 		list := in.mustCLI("ip", "list", "--user", "acme")
 		if !strings.Contains(list, "192.0.2.0/24") || !strings.Contains(list, "198.51.100.0/24") {
 			t.Fatalf("ip list:\n%s", list)
+		}
+	})
+
+	t.Run("ip remove", func(t *testing.T) {
+		in.mustCLI("ip", "allow", "203.0.113.0/24", "--user", "acme")
+		in.mustCLI("ip", "allow", "203.0.114.0/24", "--user", "acme")
+		obj, _ := sg.must(200, key, "GET", "/v3/access_settings/whitelist", "", nil)
+		var id string
+		for _, v := range obj["result"].([]any) {
+			if r := v.(map[string]any); r["ip"] == "203.0.114.0/24" {
+				id = fmt.Sprint(r["id"])
+			}
+		}
+		in.mustCLI("ip", "remove", "203.0.113.0/24", "--user", "acme")
+		sg.must(204, key, "DELETE", "/v3/access_settings/whitelist/"+id, "", nil)
+		list := in.mustCLI("ip", "list", "--user", "acme")
+		obj, _ = sg.must(200, key, "GET", "/v3/access_settings/whitelist", "", nil)
+		if strings.Contains(list, "203.0.11") || strings.Contains(fmt.Sprint(obj), "203.0.11") {
+			t.Fatalf("after removal: CLI %q, API %v", list, obj)
+		}
+	})
+
+	t.Run("sender and domain delete", func(t *testing.T) {
+		in.mustCLI("sender", "delete", "one@mailbox.test", "--user", "acme")
+		obj, _ := sg.must(200, key, "GET", "/v3/verified_senders", "", nil)
+		for _, v := range obj["results"].([]any) {
+			if s := v.(map[string]any); s["from_email"] == "two@mailbox.test" {
+				sg.must(204, key, "DELETE", "/v3/verified_senders/"+fmt.Sprint(s["id"]), "", nil)
+			}
+		}
+		if list := in.mustCLI("sender", "list", "--user", "acme"); strings.Contains(list, "mailbox.test") {
+			t.Fatalf("senders after deletion:\n%s", list)
+		}
+		in.mustCLI("domain", "delete", "d1.test")
+		_, arr := sg.must(200, key, "GET", "/v3/whitelabel/domains", "", nil)
+		for _, v := range arr {
+			if d := v.(map[string]any); d["domain"] == "d2.test" {
+				sg.must(204, key, "DELETE", "/v3/whitelabel/domains/"+fmt.Sprint(d["id"]), "", nil)
+			}
+		}
+		if list := in.mustCLI("domain", "list"); strings.Contains(list, "d1.test") || strings.Contains(list, "d2.test") {
+			t.Fatalf("domains after deletion:\n%s", list)
 		}
 	})
 
