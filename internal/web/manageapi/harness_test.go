@@ -7,14 +7,20 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sendgrid/rest"
+	"github.com/sendgrid/sendgrid-go"
+
 	"github.com/postern/postern/internal/account"
 	"github.com/postern/postern/internal/admin"
+	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/dnsres"
 	"github.com/postern/postern/internal/queue"
 	"github.com/postern/postern/internal/store/sqlite"
 	"github.com/postern/postern/internal/submit"
@@ -108,14 +114,35 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+// newIdentityEnv is newEnv with what domains and senders need of the
+// admin service, set before any request: an in-process DNS server as its
+// resolver, the store's queue for confirmation mails, an installation
+// that advises SPF. The handler holds the same *admin.Service.
+func newIdentityEnv(t *testing.T) (*env, *testenv.DNSServer) {
+	t.Helper()
+	e := newEnv(t)
+	srv := testenv.StartDNS(t)
+	res, err := dnsres.New(srv.Addr, dnsres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Hostname = "mail.postern.test"
+	cfg.Domains.SPFInclude = "_spf.postern.test"
+	cfg.Domains.SPFIPs = []string{"192.0.2.25"}
+	e.admin.Config, e.admin.Resolver, e.admin.Queue, e.admin.Rand = cfg, res, queue.Direct{Store: e.store}, rand.Reader
+	return e, srv
+}
+
 // call is one request: the user whose full key signs it (or a raw key
 // with "key:" in front), an optional On-Behalf-Of, a JSON body (nil:
-// none).
+// none), and the loopback address it comes from ("": 127.0.0.1).
 type call struct {
 	method, path string
 	as           string
 	obo          string
 	body         any
+	from         string
 }
 
 // do runs c and returns the status and the decoded JSON body (nil when
@@ -147,9 +174,15 @@ func (e *env) do(c call) (int, any) {
 	if c.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := http.DefaultClient
+	if c.from != "" {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.from)}, Timeout: 10 * time.Second}
+		client = &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+		defer client.CloseIdleConnections()
+	}
+	resp, err := client.Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		e.t.Fatalf("%s %s from %q: %v", c.method, c.path, c.from, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
@@ -172,14 +205,113 @@ func (e *env) want(c call, status int) any {
 	return body
 }
 
+// sgCall runs one request with SendGrid's Go client, unmodified, signed
+// with key, and returns the status and the decoded JSON body (nil when
+// empty).
+func (e *env) sgCall(key, method, path, obo string, body any) (int, any) {
+	e.t.Helper()
+	req := sendgrid.GetRequest(key, path, e.base)
+	req.Method = rest.Method(method)
+	if obo != "" {
+		req.Headers["On-Behalf-Of"] = obo
+	}
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		req.Body = b
+	}
+	resp, err := sendgrid.API(req)
+	if err != nil {
+		e.t.Fatalf("sendgrid-go %s %s: %v", method, path, err)
+	}
+	var v any
+	if s := strings.TrimSpace(resp.Body); s != "" {
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			e.t.Fatalf("sendgrid-go %s %s: %d, not JSON: %q", method, path, resp.StatusCode, s)
+		}
+	}
+	return resp.StatusCode, v
+}
+
+// obj is body as a JSON object, failing the test for anything else.
+func obj(t *testing.T, body any) map[string]any {
+	t.Helper()
+	m, ok := body.(map[string]any)
+	if !ok {
+		t.Fatalf("not a JSON object: %#v", body)
+	}
+	return m
+}
+
 // errorMessage is the first message of SendGrid's error body.
-func errorMessage(body any) string {
+func errorMessage(body any) string { return firstError(body, "message") }
+
+// errorField is the field of the first error of SendGrid's error body.
+func errorField(body any) string { return firstError(body, "field") }
+
+// firstError is the string key of the first error of SendGrid's error
+// body ("" when there is none).
+func firstError(body any, key string) string {
 	m, _ := body.(map[string]any)
 	errs, _ := m["errors"].([]any)
 	if len(errs) == 0 {
 		return ""
 	}
 	first, _ := errs[0].(map[string]any)
-	s, _ := first["message"].(string)
+	s, _ := first[key].(string)
 	return s
+}
+
+// scopeCase is a row of an endpoint group's scope table: the scope the
+// endpoint needs, the request, and the status of a call that succeeds.
+type scopeCase struct {
+	scope, method, path string
+	body                any
+	status              int
+}
+
+// forbidden reports whether st and body are SendGrid's answer to a key
+// that lacks the scope: 403 with the error body "access forbidden".
+func forbidden(st int, body any) bool {
+	return st == http.StatusForbidden && errorMessage(body) == "access forbidden"
+}
+
+// wantRefusal runs c and reports under name unless it answers status
+// with SendGrid's error body of exactly one error, whose field is field
+// ("": none).
+func (e *env) wantRefusal(t *testing.T, name string, c call, status int, field string) {
+	t.Helper()
+	st, body := e.do(c)
+	m, _ := body.(map[string]any)
+	errs, _ := m["errors"].([]any)
+	if st != status || len(errs) != 1 || errorMessage(body) == "" {
+		t.Errorf("%s: %d %v, want %d with an error body", name, st, body, status)
+		return
+	}
+	if f, _ := obj(t, errs[0])["field"].(string); f != field {
+		t.Errorf("%s: field %q, want %q", name, f, field)
+	}
+}
+
+// scopeKeys makes two keys of user: one with every scope but scope, and
+// one with scope alone.
+func (e *env) scopeKeys(t *testing.T, user, scope string) (without, only string) {
+	t.Helper()
+	var others []string
+	for _, s := range account.KnownScopes() {
+		if s != scope {
+			others = append(others, s)
+		}
+	}
+	without, _, err := e.accounts.CreateKey(context.Background(), user, "without", others)
+	if err != nil {
+		t.Fatal(err)
+	}
+	only, _, err = e.accounts.CreateKey(context.Background(), user, "only", []string{scope})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return without, only
 }

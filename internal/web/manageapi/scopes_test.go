@@ -2,6 +2,7 @@ package manageapi_test
 
 import (
 	"net/http"
+	"strings"
 
 	"testing"
 
@@ -42,4 +43,21 @@ func TestScopes(t *testing.T) {
 		e.want(c, http.StatusNotFound)
 	}
 
+}
+
+// A body with anything after its JSON value is refused, not half read.
+func TestTrailingJSONRefused(t *testing.T) {
+	e := newEnv(t)
+	for _, body := range []string{`{"name":"x"}]`, `{"name":"x"} {"name":"y"}`, `{"name":"x"}garbage`} {
+		req, _ := http.NewRequest("POST", e.base+"/v3/api_keys", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+e.keys["acme"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("body %q: %d, want 400", body, resp.StatusCode)
+		}
+	}
 }
