@@ -9,10 +9,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/postern/postern/internal/admin"
 	"github.com/postern/postern/internal/app"
-	"github.com/postern/postern/internal/quota"
 	"github.com/postern/postern/internal/ratelimit"
-	"github.com/postern/postern/internal/store"
 )
 
 func limitSet(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {
@@ -43,23 +42,13 @@ func limitSet(ctx context.Context, a *app.App, args []string, stdout, stderr io.
 		return fmt.Errorf("%w: --mode: %v", errUsage, err)
 	}
 	lim := ratelimit.Limit{Period: p, Messages: *messages, Recipients: *recipients, Mode: m}
-	if err := lim.Validate(); err != nil {
-		return err
-	}
-	row := store.LimitRow{Period: string(p), Messages: *messages, Recipients: *recipients, Mode: string(m)}
-	if *user != "" {
-		if _, err := a.Store.UserByName(ctx, *user); err != nil {
-			return friendly(err, "user", *user)
+	row, err := a.Admin.SetLimit(ctx, admin.Actor{Operator: true}, admin.LimitTarget{User: *user, Key: *key}, lim)
+	if err != nil {
+		what, name := "user", *user
+		if *user == "" {
+			what, name = "API key", *key
 		}
-		row.Kind, row.Subject = ratelimit.KindUser, *user
-	} else {
-		if _, err := a.Store.APIKey(ctx, *key); err != nil {
-			return friendly(err, "API key", *key)
-		}
-		row.Kind, row.Subject = ratelimit.KindKey, *key
-	}
-	if err := a.Store.SetLimit(ctx, row); err != nil {
-		return err
+		return friendly(err, what, name)
 	}
 	fmt.Fprintf(stderr, "%s %s: %s\n", row.Kind, printable(row.Subject), lim)
 	return nil
@@ -69,7 +58,7 @@ func limitList(ctx context.Context, a *app.App, args []string, stdout, stderr io
 	if err := noArgs("limit list", args); err != nil {
 		return err
 	}
-	rows, err := a.Store.Limits(ctx, "", "")
+	rows, err := a.Admin.ListLimits(ctx, admin.Actor{Operator: true})
 	if err != nil {
 		return err
 	}
@@ -98,15 +87,13 @@ func count(n int64) string {
 // usageLines reports a user's messages and recipients in each current
 // window, counted from the queue as the server counts them at start.
 func usageLines(ctx context.Context, a *app.App, name string, now time.Time) (string, error) {
+	usage, err := a.Admin.UserUsage(ctx, admin.Actor{Operator: true}, name, now)
+	if err != nil {
+		return "", err
+	}
 	var b strings.Builder
-	for _, p := range ratelimit.Periods() {
-		start, _ := ratelimit.Window(p, now)
-		rows, err := a.Store.UsageSince(ctx, start)
-		if err != nil {
-			return "", err
-		}
-		c := quota.Tally(rows)[ratelimit.User(name)]
-		fmt.Fprintf(&b, "  this %-6s  %d messages, %d recipients (since %s)\n", p, c.Messages, c.Recipients, stamp(start))
+	for _, u := range usage {
+		fmt.Fprintf(&b, "  this %-6s  %d messages, %d recipients (since %s)\n", u.Period, u.Messages, u.Recipients, stamp(u.Since))
 	}
 	return b.String(), nil
 }
