@@ -160,3 +160,41 @@ func postLoadBinary(t *testing.T) string {
 	}
 	return loadPath
 }
+
+// TestREADMETrustPython (issue 11): the README's Python snippet for
+// trusting the generated certificate sends a message, verifying the
+// certificate, as written (the key, the message and the instance's port
+// filled in).
+func TestREADMETrustPython(t *testing.T) {
+	python := needPeer(t, "python3")
+	in := newInstance(t, 0)
+	in.start()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "### Trusting the generated certificate\n")
+	_, rest, ok2 := strings.Cut(rest, "```python\n")
+	snippet, _, ok3 := strings.Cut(rest, "```")
+	if !ok || !ok2 || !ok3 || !strings.Contains(snippet, "selfsigned-cert.pem") {
+		t.Fatalf("the README's Python snippet is gone")
+	}
+	in.mustCLI("user", "create", "acme")
+	in.trust("acme", "example.test")
+	key := strings.TrimSpace(in.mustCLI("apikey", "create", "--user", "acme"))
+	_, port, _ := strings.Cut(in.addr("submission"), ":")
+	snippet = strings.NewReplacer("2525", port, "app@example.com", "app@example.test", "someone@example.net", "someone@example.test").Replace(snippet)
+	script := fmt.Sprintf("key = %q\nmessage = %q\n", key, plainBody("app@example.test", "trusted"))
+	script += snippet
+	if err := os.Symlink(filepath.Join(in.dir, "data"), filepath.Join(in.dir, "postern-data")); err != nil && !os.IsExist(err) {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(python, "-c", script)
+	cmd.Dir = in.dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the README's Python snippet: %v\n%s", err, out)
+	}
+	waitFor(t, "the message in the queue", func() bool {
+		return strings.Contains(in.mustCLI("queue", "list", "--user", "acme"), "someone@example.test")
+	})
+}
