@@ -236,6 +236,14 @@ func TestManagementAPIWithSendGridGo(t *testing.T) {
 		}
 	}
 
+	// The suppression lists show it on its list and nowhere else.
+	if _, arr := sg.must(200, admin, "GET", "/v3/suppression/unsubscribes", "", nil); !strings.Contains(fmt.Sprint(arr), "gone@example.test") {
+		t.Fatalf("unsubscribes: %v", arr)
+	}
+	if _, arr := sg.must(200, admin, "GET", "/v3/suppression/bounces", "", nil); strings.Contains(fmt.Sprint(arr), "gone@example.test") {
+		t.Fatalf("bounces: %v", arr)
+	}
+
 	// A whitelist entry through the API refuses another client address on
 	// SMTP and on the API.
 	sg.must(201, admin, "POST", "/v3/access_settings/whitelist", "", map[string]any{"ips": []map[string]string{{"ip": "127.0.0.2"}}})
