@@ -25,6 +25,9 @@ var (
 	ErrForbidden = errors.New("admin: forbidden")
 	// ErrConflict: the object exists already.
 	ErrConflict = errors.New("admin: already exists")
+	// ErrTooSoon: the operation was done a moment ago and may not be
+	// repeated yet (a confirmation mail); the text says when.
+	ErrTooSoon = errors.New("admin: too soon")
 )
 
 // InvalidError is a request that cannot be carried out as asked: Field

@@ -68,6 +68,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	now := func() time.Time { return e.now }
 	cfg := config.Default()
 	cfg.Hostname = "mail.postern.test"
+	cfg.Domains.SenderResendInterval = config.Duration{} // TestSenderResendInterval sets it
 	e.accts = &account.Service{Store: st, Rand: rand.Reader, Now: now}
 	e.s = &admin.Service{Store: st, Accounts: e.accts, Config: cfg, Queue: queue.Direct{Store: st}, Now: now, Rand: rand.Reader}
 	for _, u := range []struct {

@@ -123,6 +123,11 @@ func (s *Service) AddSender(ctx context.Context, a Actor, req NewSender) (Sender
 		return SenderMail{}, err
 	}
 	now := s.now()
+	if err == nil && !req.Vouch {
+		if err := s.confirmAgainAt(a, old.Address, old.ExpiresAt, now); err != nil {
+			return SenderMail{}, err
+		}
+	}
 	sd := store.Sender{Address: addr, UserID: owner.ID, CreatedAt: now, Nickname: req.Nickname, FromName: req.FromName,
 		ReplyTo: req.ReplyTo, ReplyToName: req.ReplyToName}
 	if req.Vouch {
@@ -149,6 +154,9 @@ func (s *Service) ResendSender(ctx context.Context, a Actor, ref SenderRef) (Sen
 	if sd.Verified {
 		return SenderMail{}, Invalid("id", "the sender is verified already")
 	}
+	if err := s.confirmAgainAt(a, sd.Address, sd.ExpiresAt, s.now()); err != nil {
+		return SenderMail{}, err
+	}
 	owner, _, err := s.userAndAccount(ctx, sd.UserName)
 	if err != nil {
 		return SenderMail{}, err
@@ -162,6 +170,25 @@ func (s *Service) ResendSender(ctx context.Context, a Actor, ref SenderRef) (Sen
 		return SenderMail{}, fmt.Errorf("admin: resend sender: %w", err)
 	}
 	return s.mailCode(ctx, owner, store.Sender{Address: sd.Address, UserID: sd.UserID, CreatedAt: sd.CreatedAt}, s.now())
+}
+
+// confirmAgainAt refuses, with ErrTooSoon, a key's new confirmation of a
+// pending sender whose last one went out less than
+// domains.sender_resend_interval ago: without the bound a tenant could
+// make Postern mail any address as often as it liked. The operator is not
+// bound by it. expires is the pending code's expiry, TTL after it was
+// mailed.
+func (s *Service) confirmAgainAt(a Actor, addr string, expires, now time.Time) error {
+	every := s.Config.Domains.SenderResendInterval.Duration
+	if a.Operator || expires.IsZero() || every <= 0 {
+		return nil
+	}
+	next := expires.Add(-sendercode.TTL).Add(every)
+	if now.Before(next) {
+		return fmt.Errorf("%w: a confirmation went to %s less than %s ago; try again after %s",
+			ErrTooSoon, addr, every, next.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // mailCode stores sd pending with a new code and mails the code.

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postern/postern/internal/admin"
 	"github.com/postern/postern/internal/sendercode"
@@ -200,5 +201,38 @@ func TestSenderTenancy(t *testing.T) {
 	}
 	if _, err := e.st.SenderByID(ctx, byOwner["shop"].ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted sender: %v", err)
+	}
+}
+
+// TestSenderResendInterval: a key cannot have a pending sender's
+// confirmation mailed again within domains.sender_resend_interval, by
+// resending or by adding it again; the operator can; after the interval
+// the key can too.
+func TestSenderResendInterval(t *testing.T) {
+	e := newEnv(t)
+	e.s.Config.Domains.SenderResendInterval.Duration = 10 * time.Minute
+	ctx := context.Background()
+	shop := e.key("shop", "")
+	added, err := e.s.AddSender(ctx, shop, admin.NewSender{Address: "me@mailbox.test", Nickname: "Me", ReplyTo: "me@mailbox.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := admin.SenderRef{ID: added.Sender.ID}
+	if _, err := e.s.ResendSender(ctx, shop, ref); !errors.Is(err, admin.ErrTooSoon) {
+		t.Fatalf("resend at once: %v", err)
+	}
+	if _, err := e.s.AddSender(ctx, shop, admin.NewSender{Address: "me@mailbox.test", Nickname: "Me", ReplyTo: "me@mailbox.test"}); !errors.Is(err, admin.ErrTooSoon) {
+		t.Fatalf("added again at once: %v", err)
+	}
+	if _, err := e.s.ResendSender(ctx, e.op("shop"), ref); err != nil {
+		t.Fatalf("the operator resends: %v", err)
+	}
+	e.now = e.now.Add(9 * time.Minute)
+	if _, err := e.s.ResendSender(ctx, shop, ref); !errors.Is(err, admin.ErrTooSoon) {
+		t.Fatalf("resend after 9 minutes (the operator's mail at 0): %v", err)
+	}
+	e.now = e.now.Add(time.Minute)
+	if _, err := e.s.ResendSender(ctx, shop, ref); err != nil {
+		t.Fatalf("resend after the interval: %v", err)
 	}
 }

@@ -152,6 +152,10 @@ type Domains struct {
 	// ReturnPathLifetime is how long a return-path address stays valid
 	// after the delivery attempt that used it: its date is in its MAC.
 	ReturnPathLifetime Duration `toml:"return_path_lifetime"`
+	// SenderResendInterval is how soon an API key may have a pending
+	// single sender's confirmation mailed again ("0s": no bound); the
+	// operator's CLI is not bound by it.
+	SenderResendInterval Duration `toml:"sender_resend_interval"`
 }
 
 // Abuse configures automatic suspension; zero disables a rule.
@@ -272,7 +276,8 @@ func Default() Config {
 		},
 		Limits: Limits{Mode: "reject"},
 		Domains: Domains{Recheck: Duration{6 * time.Hour}, RotationOverlap: Duration{7 * 24 * time.Hour},
-			SPFIPs: []string{}, ReturnPathLabel: "pst-bounces", ReturnPathLifetime: Duration{30 * 24 * time.Hour}},
+			SPFIPs: []string{}, ReturnPathLabel: "pst-bounces", ReturnPathLifetime: Duration{30 * 24 * time.Hour},
+			SenderResendInterval: Duration{10 * time.Minute}},
 		Abuse: Abuse{SuspendSpamRejections: 10, SpamWindow: Duration{time.Hour},
 			SuspendBounceRate: 0.2, BounceMinimum: 100, BounceWindow: Duration{24 * time.Hour}},
 		Spam: Spam{Timeout: Duration{10 * time.Second}, FailOpen: true, Threshold: 5},
@@ -512,6 +517,9 @@ func (c Config) Validate() error {
 	}
 	if n := c.SMTP.MaxInflightBytes; n < 1 {
 		bad("smtp.max_inflight_bytes", "%d: must be at least 1", n)
+	}
+	if c.Domains.SenderResendInterval.Duration < 0 {
+		bad("domains.sender_resend_interval", "%s: must not be negative", c.Domains.SenderResendInterval)
 	}
 	if c.Delivery.MaxLookups < 1 {
 		bad("delivery.max_lookups", "%d: must be at least 1", c.Delivery.MaxLookups)

@@ -130,6 +130,7 @@ func newIdentityEnv(t *testing.T) (*env, *testenv.DNSServer) {
 	cfg.Hostname = "mail.postern.test"
 	cfg.Domains.SPFInclude = "_spf.postern.test"
 	cfg.Domains.SPFIPs = []string{"192.0.2.25"}
+	cfg.Domains.SenderResendInterval = config.Duration{} // the bound has a test of its own
 	e.admin.Config, e.admin.Resolver, e.admin.Queue, e.admin.Rand = cfg, res, queue.Direct{Store: e.store}, rand.Reader
 	return e, srv
 }

@@ -158,6 +158,9 @@ func (rq *request) fail(err error) int {
 	case errors.Is(err, admin.ErrForbidden):
 		web.WriteErrors(rq.w, http.StatusForbidden, web.APIError{Message: "access forbidden"})
 		return http.StatusForbidden
+	case errors.Is(err, admin.ErrTooSoon):
+		web.WriteErrors(rq.w, http.StatusTooManyRequests, web.APIError{Message: strings.TrimPrefix(err.Error(), "admin: too soon: ")})
+		return http.StatusTooManyRequests
 	case errors.Is(err, admin.ErrConflict):
 		web.WriteErrors(rq.w, http.StatusBadRequest, web.APIError{Message: "already exists"})
 		return http.StatusBadRequest
