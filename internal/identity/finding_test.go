@@ -90,7 +90,8 @@ func TestFinding10SingleSenderOnOtherTenantsDomainRefused(t *testing.T) {
 	tn.domain(t, "trusted.test", tn.acme, store.DomainTrusted, false)
 	tn.domain(t, "shop.test", tn.shop, store.DomainVerified, false)
 	tn.domain(t, "claimed.test", tn.acme, store.DomainPending, false)
-	for _, addr := range []string{"ceo@acme.test", "ceo@trusted.test", "ceo@shop.test", "ceo@claimed.test", "me@mailbox.test"} {
+	for _, addr := range []string{"ceo@acme.test", "ceo@trusted.test", "ceo@shop.test", "ceo@claimed.test", "me@mailbox.test",
+		"ceo@mail.acme.test", "ceo@a.b.acme.test"} {
 		tn.sender(t, addr, tn.beta)
 	}
 	tn.sender(t, "owner@shop.test", tn.news)
@@ -99,13 +100,15 @@ func TestFinding10SingleSenderOnOtherTenantsDomainRefused(t *testing.T) {
 		addr string
 		want bool
 	}{
-		{tn.beta, "ceo@acme.test", false},    // another tenant's verified domain
-		{tn.beta, "ceo@trusted.test", false}, // … or one the operator vouched for
-		{tn.beta, "ceo@shop.test", false},    // … a subuser's of another tenant
-		{tn.news, "owner@shop.test", false},  // a sibling's domain, not shared
-		{tn.beta, "ceo@claimed.test", true},  // claimed, not authenticated: the mailbox proof stands
-		{tn.beta, "me@mailbox.test", true},   // nobody's domain
-		{tn.acme, "ceo@acme.test", true},     // the owner, by the domain
+		{tn.beta, "ceo@acme.test", false},      // another tenant's verified domain
+		{tn.beta, "ceo@trusted.test", false},   // … or one the operator vouched for
+		{tn.beta, "ceo@shop.test", false},      // … a subuser's of another tenant
+		{tn.news, "owner@shop.test", false},    // a sibling's domain, not shared
+		{tn.beta, "ceo@claimed.test", true},    // claimed, not authenticated: the mailbox proof stands
+		{tn.beta, "me@mailbox.test", true},     // nobody's domain
+		{tn.beta, "ceo@mail.acme.test", false}, // below another tenant's domain
+		{tn.beta, "ceo@a.b.acme.test", false},  // … however deep
+		{tn.acme, "ceo@acme.test", true},       // the owner, by the domain
 	} {
 		if got := tn.may(t, c.who, c.addr); got != c.want {
 			t.Errorf("%s sending as %s: allowed=%v, want %v", c.who.Name, c.addr, got, c.want)

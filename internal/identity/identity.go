@@ -29,6 +29,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/publicsuffix"
+
 	"github.com/postern/postern/internal/account"
 	"github.com/postern/postern/internal/domain"
 	"github.com/postern/postern/internal/mailauth"
@@ -164,7 +166,13 @@ func (s *Signer) CheckAddress(ctx context.Context, p account.Principal, what, ad
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("identity: domain of %s: %w", what, err)
 	}
-	// Not an authenticated domain: a verified single sender will do.
+	// Not an authenticated domain: a verified single sender will do,
+	// unless a domain above it is another's.
+	if _, found, err := othersDomain(ctx, s.Store, p.User.ID, p.Account.ID, strings.ToLower(addr[at+1:])); err != nil {
+		return fmt.Errorf("identity: domains above %s: %w", what, err)
+	} else if found {
+		return &Unverified{What: what, Address: addr}
+	}
 	senders, err := s.Store.SendersByAddress(ctx, addr)
 	if err != nil {
 		return fmt.Errorf("identity: sender %s: %w", what, err)
@@ -210,16 +218,40 @@ func CheckSingleSender(ctx context.Context, domains domainGetter, u store.User, 
 		return fmt.Errorf("identity: %q is not an email address", addr)
 	}
 	name := strings.ToLower(addr[at+1:])
-	d, err := domains.Domain(ctx, name)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil
-	case err != nil:
+	d, found, err := othersDomain(ctx, domains, u.ID, u.AccountID(), name)
+	if err != nil {
 		return fmt.Errorf("identity: domain of sender %s: %w", addr, err)
-	case d.Usable() && !d.UsableBy(u.ID, u.AccountID()):
-		return &OthersDomain{Address: strings.ToLower(addr), Domain: name}
+	}
+	if found {
+		return &OthersDomain{Address: strings.ToLower(addr), Domain: d.Name}
 	}
 	return nil
+}
+
+// othersDomain finds an authenticated domain at or above name, up to its
+// registrable domain (the public suffix list's eTLD+1), that the user may
+// not send as: a single sender on it, or on any name below it, would let
+// one tenant send as another's domain.
+func othersDomain(ctx context.Context, domains domainGetter, userID, accountID int64, name string) (store.Domain, bool, error) {
+	top, err := publicsuffix.EffectiveTLDPlusOne(name)
+	if err != nil {
+		top = name
+	}
+	for n := name; ; {
+		d, err := domains.Domain(ctx, n)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return store.Domain{}, false, err
+		case d.Usable() && !d.UsableBy(userID, accountID):
+			return d, true, nil
+		}
+		dot := strings.IndexByte(n, '.')
+		if n == top || dot < 0 {
+			return store.Domain{}, false, nil
+		}
+		n = n[dot+1:]
+	}
 }
 
 // CheckHeaders enforces the message's author identities: exactly one From

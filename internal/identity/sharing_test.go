@@ -64,6 +64,10 @@ func TestCheckSingleSender(t *testing.T) {
 		{tn.acme, "ceo@acme.test", false},    // its own
 		{tn.acme, "ceo@claimed.test", false}, // claimed by beta, not proven
 		{tn.beta, "me@mailbox.test", false},
+		{tn.beta, "ceo@news.acme.test", true},  // below another tenant's domain
+		{tn.acme, "ceo@news.acme.test", false}, // below its own
+		{tn.shop, "ceo@x.common.test", false},  // below one shared with it
+		{tn.beta, "ceo@x.claimed.test", false}, // below a claim, not proven
 	} {
 		err := identity.CheckSingleSender(context.Background(), tn.st, c.who, c.addr)
 		var od *identity.OthersDomain
