@@ -9,7 +9,23 @@ import (
 	"github.com/postern/postern/internal/store"
 )
 
-const insertEvent = `INSERT INTO events (message_id, recipient, type, detail, at) VALUES (?, ?, ?, ?, ?)`
+const (
+	insertEventQuery = `INSERT INTO events (message_id, recipient, type, detail, at) VALUES (?, ?, ?, ?, ?)`
+	claimSelectQuery = `SELECT m.id, m.user_id, u.name, m.mail_from, m.created_at, m.attempts, m.delay_notified
+		FROM messages m JOIN users u ON u.id = m.user_id WHERE m.state = ? AND m.next_attempt_at <= ?
+		ORDER BY m.next_attempt_at, m.id LIMIT ?`
+	claimUpdateQuery       = `UPDATE messages SET attempts = ?, next_attempt_at = ? WHERE id = ?`
+	recipientsQuery        = `SELECT idx, address, state, last_result, updated_at FROM message_recipients WHERE message_id = ?`
+	pendingRecipientsQuery = recipientsQuery + ` AND state = ? ORDER BY idx`
+	// Only a pending recipient changes, except to bounced: a bounce that
+	// arrives after delivery wins, and a delivery recorded after an early
+	// bounce (or an operator's drop) does not undo it.
+	updateRecipientQuery = `UPDATE message_recipients SET state = ?, last_result = ?, updated_at = ?
+		WHERE message_id = ? AND idx = ? AND (state = ? OR ? = ?)`
+	delayNotifiedQuery = `UPDATE messages SET delay_notified = 1 WHERE id = ?`
+	finishIfDoneQuery  = `UPDATE messages SET state = ? WHERE id = ? AND NOT EXISTS
+		(SELECT 1 FROM message_recipients WHERE message_id = ? AND state = ?)`
+)
 
 // ClaimDue leases due messages. The SELECT and the UPDATEs run in one
 // write transaction (BEGIN IMMEDIATE), so two workers — or two processes —
@@ -20,9 +36,7 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, next func(
 		return nil, fmt.Errorf("sqlite: claim: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT m.id, m.user_id, u.name, m.mail_from, m.created_at, m.attempts, m.delay_notified
-		FROM messages m JOIN users u ON u.id = m.user_id WHERE m.state = ? AND m.next_attempt_at <= ?
-		ORDER BY m.next_attempt_at, m.id LIMIT ?`, string(store.StateQueued), micros(now), limit)
+	rows, err := tx.StmtContext(ctx, db.st.claimSelect).QueryContext(ctx, string(store.StateQueued), micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim: %w", err)
 	}
@@ -42,15 +56,19 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, next func(
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: claim: %w", err)
 	}
+	if len(claims) == 0 {
+		return nil, nil // nothing written: the deferred Rollback ends the transaction
+	}
+	update := tx.StmtContext(ctx, db.st.claimUpdate)
+	pending := tx.StmtContext(ctx, db.st.pendingRecipients)
 	for i := range claims {
 		c := &claims[i]
 		c.Attempts++
 		c.NextAttempt = next(c.Attempts).UTC().Truncate(time.Microsecond)
-		if _, err := tx.ExecContext(ctx, `UPDATE messages SET attempts = ?, next_attempt_at = ? WHERE id = ?`,
-			c.Attempts, micros(c.NextAttempt), c.ID); err != nil {
+		if _, err := update.ExecContext(ctx, c.Attempts, micros(c.NextAttempt), c.ID); err != nil {
 			return nil, fmt.Errorf("sqlite: claim %s: %w", c.ID, err)
 		}
-		if c.Recipients, err = recipients(ctx, tx, c.ID, true); err != nil {
+		if c.Recipients, err = scanRecipients(pending.QueryContext(ctx, c.ID, string(store.RcptPending))); err != nil {
 			return nil, fmt.Errorf("sqlite: claim %s: %w", c.ID, err)
 		}
 	}
@@ -65,13 +83,15 @@ type querier interface {
 }
 
 func recipients(ctx context.Context, q querier, id string, pendingOnly bool) ([]store.Recipient, error) {
-	query := `SELECT idx, address, state, last_result, updated_at FROM message_recipients WHERE message_id = ?`
-	args := []any{id}
 	if pendingOnly {
-		query += ` AND state = ?`
-		args = append(args, string(store.RcptPending))
+		return scanRecipients(q.QueryContext(ctx, pendingRecipientsQuery, id, string(store.RcptPending)))
 	}
-	rows, err := q.QueryContext(ctx, query+` ORDER BY idx`, args...)
+	return scanRecipients(q.QueryContext(ctx, recipientsQuery+` ORDER BY idx`, id))
+}
+
+// scanRecipients reads the rows of a recipients query that failed with
+// err if not nil.
+func scanRecipients(rows *sql.Rows, err error) ([]store.Recipient, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -101,33 +121,30 @@ func (db *DB) RecordAttempt(ctx context.Context, a store.Attempt) error {
 		return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
 	}
 	defer tx.Rollback()
+	update := tx.StmtContext(ctx, db.st.updateRecipient)
 	for _, u := range a.Updates {
-		// Only a pending recipient changes, except to bounced: a bounce
-		// that arrives after delivery wins, and a delivery recorded after
-		// an early bounce (or an operator's drop) does not undo it.
-		if _, err := tx.ExecContext(ctx, `UPDATE message_recipients SET state = ?, last_result = ?, updated_at = ?
-			WHERE message_id = ? AND idx = ? AND (state = ? OR ? = ?)`, string(u.State), u.Result, micros(a.At), a.MessageID, u.Idx,
+		if _, err := update.ExecContext(ctx, string(u.State), u.Result, micros(a.At), a.MessageID, u.Idx,
 			string(store.RcptPending), string(u.State), string(store.RcptBounced)); err != nil {
 			return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
 		}
 	}
-	if err := insertEvents(ctx, tx, a.Events); err != nil {
+	if err := db.insertEvents(ctx, tx, a.Events); err != nil {
 		return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
 	}
 	for _, s := range a.Suppress {
-		if _, err := insertSuppression(ctx, tx, s, true); err != nil {
+		if _, err := db.insertSuppression(ctx, tx, s, true); err != nil {
 			return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
 		}
 	}
-	if err := insertMessages(ctx, tx, a.Notices); err != nil {
+	if err := db.insertMessages(ctx, tx, a.Notices); err != nil {
 		return err
 	}
 	if a.DelayNotified {
-		if _, err := tx.ExecContext(ctx, `UPDATE messages SET delay_notified = 1 WHERE id = ?`, a.MessageID); err != nil {
+		if _, err := tx.StmtContext(ctx, db.st.delayNotified).ExecContext(ctx, a.MessageID); err != nil {
 			return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
 		}
 	}
-	if err := finishIfDone(ctx, tx, a.MessageID); err != nil {
+	if err := db.finishIfDone(ctx, tx, a.MessageID); err != nil {
 		return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -136,9 +153,13 @@ func (db *DB) RecordAttempt(ctx context.Context, a store.Attempt) error {
 	return nil
 }
 
-func insertEvents(ctx context.Context, tx *sql.Tx, events []store.Event) error {
+func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []store.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	ins := tx.StmtContext(ctx, db.st.insertEvent)
 	for _, e := range events {
-		if _, err := tx.ExecContext(ctx, insertEvent, e.MessageID, e.Recipient, string(e.Type), e.Detail, micros(e.At)); err != nil {
+		if _, err := ins.ExecContext(ctx, e.MessageID, e.Recipient, string(e.Type), e.Detail, micros(e.At)); err != nil {
 			return mapErr(err)
 		}
 	}
@@ -146,10 +167,8 @@ func insertEvents(ctx context.Context, tx *sql.Tx, events []store.Event) error {
 }
 
 // finishIfDone marks the message done when no recipient is pending.
-func finishIfDone(ctx context.Context, tx *sql.Tx, id string) error {
-	_, err := tx.ExecContext(ctx, `UPDATE messages SET state = ? WHERE id = ? AND NOT EXISTS
-		(SELECT 1 FROM message_recipients WHERE message_id = ? AND state = ?)`,
-		string(store.StateDone), id, id, string(store.RcptPending))
+func (db *DB) finishIfDone(ctx context.Context, tx *sql.Tx, id string) error {
+	_, err := tx.StmtContext(ctx, db.st.finishIfDone).ExecContext(ctx, string(store.StateDone), id, id, string(store.RcptPending))
 	return err
 }
 
@@ -235,10 +254,10 @@ func (db *DB) Drop(ctx context.Context, id, reason string, now time.Time) error 
 		}
 		events = append(events, store.Event{MessageID: id, Recipient: r.Address, Type: store.EventDropped, Detail: reason, At: now})
 	}
-	if err := insertEvents(ctx, tx, events); err != nil {
+	if err := db.insertEvents(ctx, tx, events); err != nil {
 		return fmt.Errorf("sqlite: drop %s: %w", id, err)
 	}
-	if err := finishIfDone(ctx, tx, id); err != nil {
+	if err := db.finishIfDone(ctx, tx, id); err != nil {
 		return fmt.Errorf("sqlite: drop %s: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {

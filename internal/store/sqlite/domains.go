@@ -80,9 +80,11 @@ func scanDomain(row rowScanner) (store.Domain, error) {
 	return d, nil
 }
 
+const domainQuery = `SELECT ` + domainColumns + ` WHERE d.name = ?`
+
 // Domain returns the named domain or store.ErrNotFound.
 func (db *DB) Domain(ctx context.Context, name string) (store.Domain, error) {
-	d, err := scanDomain(db.r.QueryRowContext(ctx, `SELECT `+domainColumns+` WHERE d.name = ?`, strings.ToLower(name)))
+	d, err := scanDomain(db.st.domain.QueryRowContext(ctx, strings.ToLower(name)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("sqlite: domain %s: %w", name, store.ErrNotFound)
 	}

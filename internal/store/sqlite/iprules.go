@@ -26,12 +26,14 @@ func (db *DB) RemoveAllowedIP(ctx context.Context, accountID int64, prefix strin
 	return nil
 }
 
+const allowedIPsQuery = `SELECT prefix FROM ip_allowlist WHERE account_id = ? ORDER BY id`
+
 // AllowedIPs lists the account's prefixes in the order they were added.
 func (db *DB) AllowedIPs(ctx context.Context, accountID int64) ([]string, error) {
-	return queryAll(ctx, db.r, "allowed ips", func(r rowScanner) (p string, err error) {
+	return queryStmt(ctx, db.st.allowedIPs, "allowed ips", func(r rowScanner) (p string, err error) {
 		err = r.Scan(&p)
 		return p, err
-	}, `SELECT prefix FROM ip_allowlist WHERE account_id = ? ORDER BY id`, accountID)
+	}, accountID)
 }
 
 // AddIPRules adds prefixes to the account's list, all or none.

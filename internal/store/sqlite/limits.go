@@ -21,18 +21,20 @@ func (db *DB) SetLimit(ctx context.Context, l store.LimitRow) error {
 	return nil
 }
 
+const limitsOfQuery = `SELECT kind, subject, period, messages, recipients, mode FROM limits
+	WHERE kind = ? AND subject = ? ORDER BY kind, subject, period`
+
 // Limits lists overrides, of one subject when kind and subject are set.
 func (db *DB) Limits(ctx context.Context, kind, subject string) ([]store.LimitRow, error) {
-	q := `SELECT kind, subject, period, messages, recipients, mode FROM limits`
-	var args []any
-	if kind != "" {
-		q += ` WHERE kind = ? AND subject = ?`
-		args = append(args, kind, subject)
-	}
-	return queryAll(ctx, db.r, "limits", func(r rowScanner) (l store.LimitRow, err error) {
+	scan := func(r rowScanner) (l store.LimitRow, err error) {
 		err = r.Scan(&l.Kind, &l.Subject, &l.Period, &l.Messages, &l.Recipients, &l.Mode)
 		return l, err
-	}, q+` ORDER BY kind, subject, period`, args...)
+	}
+	if kind != "" {
+		return queryStmt(ctx, db.st.limitsOf, "limits", scan, kind, subject) // every message's quota check
+	}
+	return queryAll(ctx, db.r, "limits", scan, `SELECT kind, subject, period, messages, recipients, mode FROM limits
+		ORDER BY kind, subject, period`)
 }
 
 // UsageSince counts accepted messages and their recipients per user and

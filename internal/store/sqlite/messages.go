@@ -28,7 +28,7 @@ func (db *DB) EnqueueBatch(ctx context.Context, msgs []store.NewMessage) error {
 		return fmt.Errorf("sqlite: enqueue: %w", err)
 	}
 	defer tx.Rollback()
-	if err := insertMessages(ctx, tx, msgs); err != nil {
+	if err := db.insertMessages(ctx, tx, msgs); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -112,11 +112,13 @@ func (db *DB) Message(ctx context.Context, id string) (store.Message, error) {
 	return msgs[0], nil
 }
 
+const messageBodyQuery = `SELECT body FROM messages WHERE id = ?`
+
 // MessageBody returns the stored message id, byte for byte, or
 // store.ErrNotFound.
 func (db *DB) MessageBody(ctx context.Context, id string) ([]byte, error) {
 	var body []byte
-	err := db.r.QueryRowContext(ctx, `SELECT body FROM messages WHERE id = ?`, id).Scan(&body)
+	err := db.st.messageBody.QueryRowContext(ctx, id).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: message body %s: %w", id, store.ErrNotFound)
 	}
@@ -129,29 +131,21 @@ func (db *DB) MessageBody(ctx context.Context, id string) ([]byte, error) {
 	return body, nil
 }
 
+const (
+	insertMessageQuery = `INSERT INTO messages (id, user_id, key_id, mail_from, size, state, created_at, body, next_attempt_at, meta)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertRecipientQuery = `INSERT INTO message_recipients (message_id, idx, address) VALUES (?, ?, ?)`
+)
+
 // insertMessages adds msgs, their recipients and their "processed" events
 // inside tx. A new message is due at once.
-func insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.NewMessage) error {
-
-	insMsg, err := tx.PrepareContext(ctx,
-		`INSERT INTO messages (id, user_id, key_id, mail_from, size, state, created_at, body, next_attempt_at, meta)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("sqlite: enqueue: %w", err)
+func (db *DB) insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.NewMessage) error {
+	if len(msgs) == 0 {
+		return nil
 	}
-	defer insMsg.Close()
-	insRcpt, err := tx.PrepareContext(ctx,
-		`INSERT INTO message_recipients (message_id, idx, address) VALUES (?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("sqlite: enqueue: %w", err)
-	}
-	defer insRcpt.Close()
-	insEvent, err := tx.PrepareContext(ctx, insertEvent)
-	if err != nil {
-		return fmt.Errorf("sqlite: enqueue: %w", err)
-	}
-	defer insEvent.Close()
-
+	insMsg := tx.StmtContext(ctx, db.st.insertMessage)
+	insRcpt := tx.StmtContext(ctx, db.st.insertRecipient)
+	insEvent := tx.StmtContext(ctx, db.st.insertEvent)
 	for _, m := range msgs {
 		body := m.Body
 		if body == nil {

@@ -126,10 +126,11 @@ func (db *DB) Senders(ctx context.Context, userName string) ([]store.Sender, err
 	return queryAll(ctx, db.r, "senders", scanSender, q+` ORDER BY s.address, u.name`, args...)
 }
 
+const sendersByAddressQuery = `SELECT ` + senderColumns + ` WHERE s.address = ? ORDER BY u.name`
+
 // SendersByAddress returns every user's sender of address.
 func (db *DB) SendersByAddress(ctx context.Context, address string) ([]store.Sender, error) {
-	return queryAll(ctx, db.r, "senders by address", scanSender, `SELECT `+senderColumns+` WHERE s.address = ? ORDER BY u.name`,
-		strings.ToLower(address))
+	return queryStmt(ctx, db.st.sendersByAddress, "senders by address", scanSender, strings.ToLower(address))
 }
 
 // SetSenderShared shares the user's sender within its account, or not.

@@ -22,8 +22,9 @@ import (
 // DB is a store.Store on one SQLite file. Its methods are safe for
 // concurrent use.
 type DB struct {
-	w *sql.DB // exactly one connection: every write goes through it
-	r *sql.DB // query-only connections for reads
+	w  *sql.DB // exactly one connection: every write goes through it
+	r  *sql.DB // query-only connections for reads
+	st *stmts  // the hot path's statements, prepared on w and r
 
 	closeOnce sync.Once
 	closeErr  error
@@ -121,13 +122,19 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %q: read pool: %w", path, err)
 	}
-	return &DB{w: w, r: r}, nil
+	st, err := prepareStmts(ctx, r, w)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	return &DB{w: w, r: r, st: st}, nil
 }
 
 // Close closes the database. Calling it again returns the first result.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		db.closeErr = errors.Join(db.r.Close(), db.w.Close())
+		db.closeErr = errors.Join(db.st.close(), db.r.Close(), db.w.Close())
 		if db.closeErr != nil {
 			db.closeErr = fmt.Errorf("sqlite: close: %w", db.closeErr)
 		}
@@ -236,6 +243,18 @@ func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 // operation in errors.
 func queryAll[T any](ctx context.Context, q querier, what string, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
+	return scanAll(what, scan, rows, err)
+}
+
+// queryStmt is queryAll for a prepared statement.
+func queryStmt[T any](ctx context.Context, st *sql.Stmt, what string, scan func(rowScanner) (T, error), args ...any) ([]T, error) {
+	rows, err := st.QueryContext(ctx, args...)
+	return scanAll(what, scan, rows, err)
+}
+
+// scanAll scans every row of rows, the result of a query that failed with
+// err if not nil, with scan.
+func scanAll[T any](what string, scan func(rowScanner) (T, error), rows *sql.Rows, err error) ([]T, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
 	}

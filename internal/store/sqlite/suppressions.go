@@ -18,15 +18,23 @@ func kindOf(s store.Suppression) store.SuppressionKind {
 	return s.Kind
 }
 
+const (
+	insertSuppressionQuery    = `INSERT INTO suppressions (user_id, address, kind, reason, created_at) VALUES (?, ?, ?, ?, ?)`
+	ignoreExistingSuppression = ` ON CONFLICT (user_id, address, kind) DO NOTHING`
+)
+
 // insertSuppression adds s (address lower-cased) and reports whether it
 // was new. With ignoreExisting, an entry already there is left as it is;
 // without, it is store.ErrExists.
-func insertSuppression(ctx context.Context, tx *sql.Tx, s store.Suppression, ignoreExisting bool) (bool, error) {
-	q := `INSERT INTO suppressions (user_id, address, kind, reason, created_at) VALUES (?, ?, ?, ?, ?)`
+func (db *DB) insertSuppression(ctx context.Context, tx *sql.Tx, s store.Suppression, ignoreExisting bool) (bool, error) {
+	args := []any{s.UserID, strings.ToLower(s.Address), string(kindOf(s)), s.Reason, micros(s.CreatedAt)}
+	var res sql.Result
+	var err error
 	if ignoreExisting {
-		q += ` ON CONFLICT (user_id, address, kind) DO NOTHING`
+		res, err = tx.StmtContext(ctx, db.st.insertSuppression).ExecContext(ctx, args...)
+	} else {
+		res, err = tx.ExecContext(ctx, insertSuppressionQuery, args...)
 	}
-	res, err := tx.ExecContext(ctx, q, s.UserID, strings.ToLower(s.Address), string(kindOf(s)), s.Reason, micros(s.CreatedAt))
 	if err != nil {
 		return false, fmt.Errorf("suppress: %w", mapErr(err))
 	}
@@ -45,7 +53,7 @@ func (db *DB) AddSuppression(ctx context.Context, s store.Suppression) error {
 		return fmt.Errorf("sqlite: suppress: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := insertSuppression(ctx, tx, s, false); err != nil {
+	if _, err := db.insertSuppression(ctx, tx, s, false); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -64,7 +72,7 @@ func (db *DB) AddSuppressions(ctx context.Context, list []store.Suppression) ([]
 	defer tx.Rollback()
 	var added []store.Suppression
 	for _, s := range list {
-		ok, err := insertSuppression(ctx, tx, s, true)
+		ok, err := db.insertSuppression(ctx, tx, s, true)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: %w", err)
 		}
@@ -191,14 +199,16 @@ func scanSuppression(r rowScanner) (store.Suppression, error) {
 	return s, err
 }
 
+const suppressedQuery = `SELECT user_id, address, kind, reason, created_at FROM suppressions
+	WHERE user_id = ? AND address = ? ORDER BY created_at, kind LIMIT 1`
+
 // Suppressed returns the entries among addresses (compared lower-cased),
 // keyed by the address as given; an address on several lists has its
 // oldest entry.
 func (db *DB) Suppressed(ctx context.Context, userID int64, addresses []string) (map[string]store.Suppression, error) {
 	out := map[string]store.Suppression{}
 	for _, a := range addresses {
-		s, err := scanSuppression(db.r.QueryRowContext(ctx, `SELECT user_id, address, kind, reason, created_at FROM suppressions
-			WHERE user_id = ? AND address = ? ORDER BY created_at, kind LIMIT 1`, userID, strings.ToLower(a)))
+		s, err := scanSuppression(db.st.suppressed.QueryRowContext(ctx, userID, strings.ToLower(a)))
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}

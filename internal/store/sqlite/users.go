@@ -104,9 +104,11 @@ func (db *DB) AddUser(ctx context.Context, n store.NewUser) (store.User, error) 
 	return u, nil
 }
 
+const userByNameQuery = `SELECT ` + userColumns + ` AND u.name = ?`
+
 // UserByName returns the user called name, or store.ErrNotFound.
 func (db *DB) UserByName(ctx context.Context, name string) (store.User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+` AND u.name = ?`, name))
+	u, err := scanUser(db.st.userByName.QueryRowContext(ctx, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.User{}, fmt.Errorf("sqlite: user %q: %w", name, store.ErrNotFound)
 	}
@@ -191,10 +193,12 @@ func scanKey(row rowScanner) (store.APIKey, error) {
 	return k, nil
 }
 
+const apiKeyQuery = `SELECT ` + keyColumns + ` WHERE k.id = ?`
+
 // APIKey returns the key with public id id, revoked or not, or
 // store.ErrNotFound.
 func (db *DB) APIKey(ctx context.Context, id string) (store.APIKey, error) {
-	k, err := scanKey(db.r.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = ?`, id))
+	k, err := scanKey(db.st.apiKey.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.APIKey{}, fmt.Errorf("sqlite: api key %s: %w", id, store.ErrNotFound)
 	}
