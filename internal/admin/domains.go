@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -353,7 +352,7 @@ func (s *Service) domainByID(ctx context.Context, id int64) (Domain, error) {
 
 // domainView is d as the operations show it.
 func (s *Service) domainView(d store.Domain) Domain {
-	cfg := s.domainConfig()
+	cfg := domain.ConfigOf(s.Config)
 	label := cfg.ReturnPathLabel
 	if label == "" {
 		label = domain.DefaultReturnPathLabel
@@ -386,18 +385,6 @@ func requiredOnly(recs []domain.Record) []domain.Record {
 		}
 	}
 	return out
-}
-
-// domainConfig is what the records need to know of the installation.
-func (s *Service) domainConfig() domain.Config {
-	c := domain.Config{SPFInclude: s.Config.Domains.SPFInclude, ReturnPathHost: s.Config.ReturnPathHost(),
-		ReturnPathLabel: s.Config.Domains.ReturnPathLabel}
-	for _, ip := range s.Config.Domains.SPFIPs {
-		if addr, err := netip.ParseAddr(ip); err == nil { // Validate has refused the others
-			c.SPFIPs = append(c.SPFIPs, addr)
-		}
-	}
-	return c
 }
 
 // identityOwner is the user a new domain or sender is for: name, or the

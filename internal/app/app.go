@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -321,7 +320,7 @@ func (a *App) Start() (*Running, error) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			identity.RunRecheck(wctx, a.Store, resolver, DomainConfig(cfg), cfg.Domains.Recheck.Duration, a.Log.With("component", "domains"))
+			identity.RunRecheck(wctx, a.Store, resolver, domain.ConfigOf(cfg), cfg.Domains.Recheck.Duration, a.Log.With("component", "domains"))
 		}()
 		worker.Run(wctx)
 		<-done
@@ -382,18 +381,6 @@ func (r *Running) Stop(ctx context.Context) error {
 		r.app.Log.Info("stopped")
 	})
 	return r.stopErr
-}
-
-// DomainConfig is what the DNS records of every domain depend on: the SPF
-// advice and the return path.
-func DomainConfig(cfg config.Config) domain.Config {
-	c := domain.Config{SPFInclude: cfg.Domains.SPFInclude, ReturnPathHost: cfg.ReturnPathHost(), ReturnPathLabel: cfg.Domains.ReturnPathLabel}
-	for _, s := range cfg.Domains.SPFIPs {
-		if ip, err := netip.ParseAddr(s); err == nil { // Validate has refused the others
-			c.SPFIPs = append(c.SPFIPs, ip)
-		}
-	}
-	return c
 }
 
 // Logger returns the process logger: text lines on stderr.

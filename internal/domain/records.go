@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/postern/postern/internal/config"
 )
 
 // Purpose says what a Record is for.
@@ -36,6 +38,18 @@ type Config struct {
 	SPFIPs          []netip.Addr // Postern's sending addresses, as ip4:/ip6: mechanisms
 	ReturnPathHost  string       // the MX host bounces go to, e.g. "mail.postern.example.com"; empty: no return-path records
 	ReturnPathLabel string       // the return-path subdomain's label; default DefaultReturnPathLabel
+}
+
+// ConfigOf is what the DNS records of every domain depend on in the
+// installation's configuration: the SPF advice and the return path.
+func ConfigOf(cfg config.Config) Config {
+	c := Config{SPFInclude: cfg.Domains.SPFInclude, ReturnPathHost: cfg.ReturnPathHost(), ReturnPathLabel: cfg.Domains.ReturnPathLabel}
+	for _, s := range cfg.Domains.SPFIPs {
+		if ip, err := netip.ParseAddr(s); err == nil { // Validate has refused the others
+			c.SPFIPs = append(c.SPFIPs, ip)
+		}
+	}
+	return c
 }
 
 // SelectorKey is a DKIM selector and its public key (*rsa.PublicKey or

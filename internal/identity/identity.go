@@ -166,9 +166,9 @@ func (s *Signer) CheckAddress(ctx context.Context, p account.Principal, what, ad
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("identity: domain of %s: %w", what, err)
 	}
-	// Not an authenticated domain: a verified single sender will do,
-	// unless a domain above it is another's.
-	if _, found, err := othersDomain(ctx, s.Store, p.User.ID, p.Account.ID, strings.ToLower(addr[at+1:])); err != nil {
+	// Not an authenticated domain (looked up above): a verified single
+	// sender will do, unless a domain above it is another's.
+	if _, found, err := othersDomain(ctx, s.Store, p.User.ID, p.Account.ID, strings.ToLower(addr[at+1:]), false); err != nil {
 		return fmt.Errorf("identity: domains above %s: %w", what, err)
 	} else if found {
 		return &Unverified{What: what, Address: addr}
@@ -218,7 +218,7 @@ func CheckSingleSender(ctx context.Context, domains domainGetter, u store.User, 
 		return fmt.Errorf("identity: %q is not an email address", addr)
 	}
 	name := strings.ToLower(addr[at+1:])
-	d, found, err := othersDomain(ctx, domains, u.ID, u.AccountID(), name)
+	d, found, err := othersDomain(ctx, domains, u.ID, u.AccountID(), name, true)
 	if err != nil {
 		return fmt.Errorf("identity: domain of sender %s: %w", addr, err)
 	}
@@ -228,23 +228,25 @@ func CheckSingleSender(ctx context.Context, domains domainGetter, u store.User, 
 	return nil
 }
 
-// othersDomain finds an authenticated domain at or above name, up to its
-// registrable domain (the public suffix list's eTLD+1), that the user may
-// not send as: a single sender on it, or on any name below it, would let
-// one tenant send as another's domain.
-func othersDomain(ctx context.Context, domains domainGetter, userID, accountID int64, name string) (store.Domain, bool, error) {
+// othersDomain finds an authenticated domain at (when self) or above
+// name, up to its registrable domain (the public suffix list's eTLD+1),
+// that the user may not send as: a single sender on it, or on any name
+// below it, would let one tenant send as another's domain.
+func othersDomain(ctx context.Context, domains domainGetter, userID, accountID int64, name string, self bool) (store.Domain, bool, error) {
 	top, err := publicsuffix.EffectiveTLDPlusOne(name)
 	if err != nil {
 		top = name
 	}
 	for n := name; ; {
-		d, err := domains.Domain(ctx, n)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return store.Domain{}, false, err
-		case d.Usable() && !d.UsableBy(userID, accountID):
-			return d, true, nil
+		if self || n != name {
+			d, err := domains.Domain(ctx, n)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return store.Domain{}, false, err
+			case d.Usable() && !d.UsableBy(userID, accountID):
+				return d, true, nil
+			}
 		}
 		dot := strings.IndexByte(n, '.')
 		if n == top || dot < 0 {
