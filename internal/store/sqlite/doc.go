@@ -13,20 +13,12 @@
 // beside `postern serve`). Reads use a separate pool of query-only
 // connections, which WAL lets run beside the writer.
 //
-// Prepared statements. What every message runs — the lookups at AUTH, MAIL
-// FROM and signing, the insert of a batch, a claim and the record of an
-// attempt — is prepared once at Open and reused (stmts.go); inside a
-// transaction through tx.StmtContext, which finds the statement already
-// prepared on the one write connection. Administration runs its queries
-// from strings.
+// The queries themselves are store/sqlstore's, shared with PostgreSQL;
+// what is SQLite's alone — the DSN and pragmas, the pools, the schema's
+// types, the mapping of constraint errors — stays here.
 //
 // Schema. Migrations are an ordered list in schema.go, each applied once in
 // its own transaction and recorded in schema_migrations; a database migrated
 // by a newer Postern is refused. Timestamps are BIGINT microseconds since
 // the Unix epoch, returned in UTC.
-//
-// Portability. The queries are plain SQL that PostgreSQL also accepts, save
-// the `?` placeholders; what is SQLite's alone — the DSN and pragmas, the
-// schema's types, the mapping of constraint errors — stays in sqlite.go and
-// schema.go.
 package sqlite

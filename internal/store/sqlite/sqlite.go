@@ -10,25 +10,27 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/store/sqlstore"
 )
 
-// DB is a store.Store on one SQLite file. Its methods are safe for
-// concurrent use.
+// DB is a store.Store on one SQLite file: the shared SQL of
+// store/sqlstore over SQLite's pools. Its methods are safe for concurrent
+// use.
 type DB struct {
-	w  *sql.DB // exactly one connection: every write goes through it
-	r  *sql.DB // query-only connections for reads
-	st *stmts  // the hot path's statements, prepared on w and r
-
-	closeOnce sync.Once
-	closeErr  error
+	*sqlstore.DB
+	w *sql.DB // exactly one connection: every write goes through it
+	r *sql.DB // query-only connections for reads
 }
+
+// dialect is SQLite's: `?` placeholders, its constraint codes, and
+// nothing to lock, as write transactions run one at a time on w.
+var dialect = sqlstore.Dialect{MapErr: mapErr, NoLimit: int64(-1)}
 
 var _ store.Store = (*DB)(nil)
 
@@ -122,24 +124,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %q: read pool: %w", path, err)
 	}
-	st, err := prepareStmts(ctx, r, w)
+	sdb, err := sqlstore.New(ctx, sqlstore.Options{Writer: w, Reader: r, Dialect: dialect})
 	if err != nil {
 		r.Close()
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
-	return &DB{w: w, r: r, st: st}, nil
-}
-
-// Close closes the database. Calling it again returns the first result.
-func (db *DB) Close() error {
-	db.closeOnce.Do(func() {
-		db.closeErr = errors.Join(db.st.close(), db.r.Close(), db.w.Close())
-		if db.closeErr != nil {
-			db.closeErr = fmt.Errorf("sqlite: close: %w", db.closeErr)
-		}
-	})
-	return db.closeErr
+	return &DB{DB: sdb, w: w, r: r}, nil
 }
 
 // checkPragmas verifies, on one connection of pool, that the settings the
@@ -235,40 +226,3 @@ func mapErr(err error) error {
 
 // micros is how a time is stored: microseconds since the Unix epoch.
 func micros(t time.Time) int64 { return t.UnixMicro() }
-
-// fromMicros is a stored time, in UTC.
-func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
-// queryAll runs query and scans every row with scan; what names the
-// operation in errors.
-func queryAll[T any](ctx context.Context, q querier, what string, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	return scanAll(what, scan, rows, err)
-}
-
-// queryStmt is queryAll for a prepared statement.
-func queryStmt[T any](ctx context.Context, st *sql.Stmt, what string, scan func(rowScanner) (T, error), args ...any) ([]T, error) {
-	rows, err := st.QueryContext(ctx, args...)
-	return scanAll(what, scan, rows, err)
-}
-
-// scanAll scans every row of rows, the result of a query that failed with
-// err if not nil, with scan.
-func scanAll[T any](what string, scan func(rowScanner) (T, error), rows *sql.Rows, err error) ([]T, error) {
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: %s: %w", what, err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
-	}
-	return out, nil
-}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -16,7 +16,7 @@ func (db *DB) SetLimit(ctx context.Context, l store.LimitRow) error {
 			recipients = excluded.recipients, mode = excluded.mode`,
 		l.Kind, l.Subject, l.Period, l.Messages, l.Recipients, l.Mode)
 	if err != nil {
-		return fmt.Errorf("sqlite: set limit: %w", mapErr(err))
+		return fmt.Errorf("store: set limit: %w", db.mapErr(err))
 	}
 	return nil
 }

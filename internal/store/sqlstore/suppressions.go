@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -26,7 +26,7 @@ const (
 // insertSuppression adds s (address lower-cased) and reports whether it
 // was new. With ignoreExisting, an entry already there is left as it is;
 // without, it is store.ErrExists.
-func (db *DB) insertSuppression(ctx context.Context, tx *sql.Tx, s store.Suppression, ignoreExisting bool) (bool, error) {
+func (db *DB) insertSuppression(ctx context.Context, tx *Tx, s store.Suppression, ignoreExisting bool) (bool, error) {
 	args := []any{s.UserID, strings.ToLower(s.Address), string(kindOf(s)), s.Reason, micros(s.CreatedAt)}
 	var res sql.Result
 	var err error
@@ -36,7 +36,7 @@ func (db *DB) insertSuppression(ctx context.Context, tx *sql.Tx, s store.Suppres
 		res, err = tx.ExecContext(ctx, insertSuppressionQuery, args...)
 	}
 	if err != nil {
-		return false, fmt.Errorf("suppress: %w", mapErr(err))
+		return false, fmt.Errorf("suppress: %w", db.mapErr(err))
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
@@ -50,14 +50,14 @@ func (db *DB) insertSuppression(ctx context.Context, tx *sql.Tx, s store.Suppres
 func (db *DB) AddSuppression(ctx context.Context, s store.Suppression) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: suppress: %w", err)
+		return fmt.Errorf("store: suppress: %w", err)
 	}
 	defer tx.Rollback()
 	if _, err := db.insertSuppression(ctx, tx, s, false); err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return fmt.Errorf("store: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: suppress: commit: %w", err)
+		return fmt.Errorf("store: suppress: commit: %w", err)
 	}
 	return nil
 }
@@ -67,14 +67,14 @@ func (db *DB) AddSuppression(ctx context.Context, s store.Suppression) error {
 func (db *DB) AddSuppressions(ctx context.Context, list []store.Suppression) ([]store.Suppression, error) {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: suppress: %w", err)
+		return nil, fmt.Errorf("store: suppress: %w", err)
 	}
 	defer tx.Rollback()
 	var added []store.Suppression
 	for _, s := range list {
 		ok, err := db.insertSuppression(ctx, tx, s, true)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: %w", err)
+			return nil, fmt.Errorf("store: %w", err)
 		}
 		if ok {
 			s.Address, s.Kind, s.CreatedAt = strings.ToLower(s.Address), kindOf(s), fromMicros(micros(s.CreatedAt))
@@ -82,7 +82,7 @@ func (db *DB) AddSuppressions(ctx context.Context, list []store.Suppression) ([]
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlite: suppress: commit: %w", err)
+		return nil, fmt.Errorf("store: suppress: commit: %w", err)
 	}
 	return added, nil
 }
@@ -92,10 +92,10 @@ func (db *DB) AddSuppressions(ctx context.Context, list []store.Suppression) ([]
 func (db *DB) RemoveSuppression(ctx context.Context, userID int64, address string) error {
 	res, err := db.w.ExecContext(ctx, `DELETE FROM suppressions WHERE user_id = ? AND address = ?`, userID, strings.ToLower(address))
 	if err != nil {
-		return fmt.Errorf("sqlite: unsuppress: %w", err)
+		return fmt.Errorf("store: unsuppress: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("sqlite: unsuppress %s: %w", address, store.ErrNotFound)
+		return fmt.Errorf("store: unsuppress %s: %w", address, store.ErrNotFound)
 	}
 	return nil
 }
@@ -105,7 +105,7 @@ func (db *DB) RemoveSuppression(ctx context.Context, userID int64, address strin
 func (db *DB) DeleteSuppressions(ctx context.Context, userID int64, kind store.SuppressionKind, addresses []string) (int, error) {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: unsuppress: %w", err)
+		return 0, fmt.Errorf("store: unsuppress: %w", err)
 	}
 	defer tx.Rollback()
 	del := func(extra string, args ...any) (int64, error) {
@@ -117,7 +117,7 @@ func (db *DB) DeleteSuppressions(ctx context.Context, userID int64, kind store.S
 		}
 		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
-			return 0, fmt.Errorf("sqlite: unsuppress: %w", err)
+			return 0, fmt.Errorf("store: unsuppress: %w", err)
 		}
 		return res.RowsAffected()
 	}
@@ -135,7 +135,7 @@ func (db *DB) DeleteSuppressions(ctx context.Context, userID int64, kind store.S
 		n += m
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("sqlite: unsuppress: commit: %w", err)
+		return 0, fmt.Errorf("store: unsuppress: commit: %w", err)
 	}
 	return int(n), nil
 }
@@ -171,9 +171,9 @@ func (db *DB) FindSuppressions(ctx context.Context, f store.SuppressionFilter) (
 	}
 	q += ` ORDER BY address, kind`
 	if f.Limit > 0 || f.Offset > 0 {
-		limit := int64(f.Limit)
-		if limit <= 0 {
-			limit = -1 // SQLite: no limit
+		limit := db.d.NoLimit
+		if f.Limit > 0 {
+			limit = int64(f.Limit)
 		}
 		q += ` LIMIT ? OFFSET ?`
 		args = append(args, limit, max(f.Offset, 0))
@@ -213,7 +213,7 @@ func (db *DB) Suppressed(ctx context.Context, userID int64, addresses []string) 
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: suppressed: %w", err)
+			return nil, fmt.Errorf("store: suppressed: %w", err)
 		}
 		out[a] = s
 	}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -37,10 +37,10 @@ func (db *DB) ListMessages(ctx context.Context, f store.MessageFilter) ([]store.
 		var created int64
 		err := db.r.QueryRowContext(ctx, `SELECT created_at FROM messages WHERE id = ?`, f.After).Scan(&created)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("sqlite: list messages after %s: %w", f.After, store.ErrNotFound)
+			return nil, fmt.Errorf("store: list messages after %s: %w", f.After, store.ErrNotFound)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list messages after %s: %w", f.After, err)
+			return nil, fmt.Errorf("store: list messages after %s: %w", f.After, err)
 		}
 		where = append(where, `(created_at > ? OR (created_at = ? AND id > ?))`)
 		args = append(args, created, created, f.After)
@@ -49,7 +49,7 @@ func (db *DB) ListMessages(ctx context.Context, f store.MessageFilter) ([]store.
 	if len(where) > 0 {
 		page += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	limit := int64(-1) // SQLite: no limit
+	limit := db.d.NoLimit
 	if f.Limit > 0 {
 		limit = int64(f.Limit)
 	}
@@ -57,11 +57,11 @@ func (db *DB) ListMessages(ctx context.Context, f store.MessageFilter) ([]store.
 	args = append(args, limit, max(f.Offset, 0))
 	rows, err := db.r.QueryContext(ctx, messageQuery+` WHERE m.id IN (`+page+`) ORDER BY m.created_at, m.id, r.idx`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list messages: %w", err)
+		return nil, fmt.Errorf("store: list messages: %w", err)
 	}
 	msgs, err := scanMessages(rows)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list messages: %w", err)
+		return nil, fmt.Errorf("store: list messages: %w", err)
 	}
 	return msgs, nil
 }

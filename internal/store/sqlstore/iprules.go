@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -18,10 +18,10 @@ func (db *DB) AddAllowedIP(ctx context.Context, accountID int64, prefix string, 
 func (db *DB) RemoveAllowedIP(ctx context.Context, accountID int64, prefix string) error {
 	res, err := db.w.ExecContext(ctx, `DELETE FROM ip_allowlist WHERE account_id = ? AND prefix = ?`, accountID, prefix)
 	if err != nil {
-		return fmt.Errorf("sqlite: disallow %s: %w", prefix, err)
+		return fmt.Errorf("store: disallow %s: %w", prefix, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("sqlite: disallow %s: %w", prefix, store.ErrNotFound)
+		return fmt.Errorf("store: disallow %s: %w", prefix, store.ErrNotFound)
 	}
 	return nil
 }
@@ -40,25 +40,22 @@ func (db *DB) AllowedIPs(ctx context.Context, accountID int64) ([]string, error)
 func (db *DB) AddIPRules(ctx context.Context, accountID int64, prefixes []string, at time.Time) ([]store.IPRule, error) {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: add ip rules: %w", err)
+		return nil, fmt.Errorf("store: add ip rules: %w", err)
 	}
 	defer tx.Rollback()
 	out := make([]store.IPRule, 0, len(prefixes))
 	for _, p := range prefixes {
-		res, err := tx.ExecContext(ctx, `INSERT INTO ip_allowlist (account_id, prefix, created_at, updated_at) VALUES (?, ?, ?, ?)`,
-			accountID, p, micros(at), micros(at))
+		var id int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO ip_allowlist (account_id, prefix, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id`,
+			accountID, p, micros(at), micros(at)).Scan(&id)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: allow %s: %w", p, mapErr(err))
-		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: allow %s: %w", p, err)
+			return nil, fmt.Errorf("store: allow %s: %w", p, db.mapErr(err))
 		}
 		out = append(out, store.IPRule{ID: id, AccountID: accountID, Prefix: p,
 			CreatedAt: fromMicros(micros(at)), UpdatedAt: fromMicros(micros(at))})
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlite: add ip rules: commit: %w", err)
+		return nil, fmt.Errorf("store: add ip rules: commit: %w", err)
 	}
 	return out, nil
 }
@@ -80,7 +77,7 @@ func (db *DB) IPRules(ctx context.Context, accountID int64) ([]store.IPRule, err
 func (db *DB) DeleteIPRules(ctx context.Context, accountID int64, ids []int64) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete ip rules: %w", err)
+		return fmt.Errorf("store: delete ip rules: %w", err)
 	}
 	defer tx.Rollback()
 	seen := map[int64]bool{}
@@ -91,14 +88,14 @@ func (db *DB) DeleteIPRules(ctx context.Context, accountID int64, ids []int64) e
 		seen[id] = true
 		res, err := tx.ExecContext(ctx, `DELETE FROM ip_allowlist WHERE account_id = ? AND id = ?`, accountID, id)
 		if err != nil {
-			return fmt.Errorf("sqlite: delete ip rule %d: %w", id, err)
+			return fmt.Errorf("store: delete ip rule %d: %w", id, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("sqlite: delete ip rule %d: %w", id, store.ErrNotFound)
+			return fmt.Errorf("store: delete ip rule %d: %w", id, store.ErrNotFound)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: delete ip rules: commit: %w", err)
+		return fmt.Errorf("store: delete ip rules: commit: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -33,12 +33,12 @@ const (
 func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, next func(attempt int) time.Time) ([]store.Claim, error) {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: claim: %w", err)
+		return nil, fmt.Errorf("store: claim: %w", err)
 	}
 	defer tx.Rollback()
 	rows, err := tx.StmtContext(ctx, db.st.claimSelect).QueryContext(ctx, string(store.StateQueued), micros(now), limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: claim: %w", err)
+		return nil, fmt.Errorf("store: claim: %w", err)
 	}
 	var claims []store.Claim
 	for rows.Next() {
@@ -47,14 +47,14 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, next func(
 		var notified int
 		if err := rows.Scan(&c.ID, &c.UserID, &c.UserName, &c.From, &created, &c.Attempts, &notified); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("sqlite: claim: %w", err)
+			return nil, fmt.Errorf("store: claim: %w", err)
 		}
 		c.CreatedAt, c.DelayNotified = fromMicros(created), notified != 0
 		claims = append(claims, c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: claim: %w", err)
+		return nil, fmt.Errorf("store: claim: %w", err)
 	}
 	if len(claims) == 0 {
 		return nil, nil // nothing written: the deferred Rollback ends the transaction
@@ -66,20 +66,16 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, next func(
 		c.Attempts++
 		c.NextAttempt = next(c.Attempts).UTC().Truncate(time.Microsecond)
 		if _, err := update.ExecContext(ctx, c.Attempts, micros(c.NextAttempt), c.ID); err != nil {
-			return nil, fmt.Errorf("sqlite: claim %s: %w", c.ID, err)
+			return nil, fmt.Errorf("store: claim %s: %w", c.ID, err)
 		}
 		if c.Recipients, err = scanRecipients(pending.QueryContext(ctx, c.ID, string(store.RcptPending))); err != nil {
-			return nil, fmt.Errorf("sqlite: claim %s: %w", c.ID, err)
+			return nil, fmt.Errorf("store: claim %s: %w", c.ID, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlite: claim: commit: %w", err)
+		return nil, fmt.Errorf("store: claim: commit: %w", err)
 	}
 	return claims, nil
-}
-
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 func recipients(ctx context.Context, q querier, id string, pendingOnly bool) ([]store.Recipient, error) {
@@ -118,22 +114,22 @@ func scanRecipients(rows *sql.Rows, err error) ([]store.Recipient, error) {
 func (db *DB) RecordAttempt(ctx context.Context, a store.Attempt) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
+		return fmt.Errorf("store: record %s: %w", a.MessageID, err)
 	}
 	defer tx.Rollback()
 	update := tx.StmtContext(ctx, db.st.updateRecipient)
 	for _, u := range a.Updates {
 		if _, err := update.ExecContext(ctx, string(u.State), u.Result, micros(a.At), a.MessageID, u.Idx,
 			string(store.RcptPending), string(u.State), string(store.RcptBounced)); err != nil {
-			return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
+			return fmt.Errorf("store: record %s: %w", a.MessageID, err)
 		}
 	}
 	if err := db.insertEvents(ctx, tx, a.Events); err != nil {
-		return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
+		return fmt.Errorf("store: record %s: %w", a.MessageID, err)
 	}
 	for _, s := range a.Suppress {
 		if _, err := db.insertSuppression(ctx, tx, s, true); err != nil {
-			return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
+			return fmt.Errorf("store: record %s: %w", a.MessageID, err)
 		}
 	}
 	if err := db.insertMessages(ctx, tx, a.Notices); err != nil {
@@ -141,33 +137,33 @@ func (db *DB) RecordAttempt(ctx context.Context, a store.Attempt) error {
 	}
 	if a.DelayNotified {
 		if _, err := tx.StmtContext(ctx, db.st.delayNotified).ExecContext(ctx, a.MessageID); err != nil {
-			return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
+			return fmt.Errorf("store: record %s: %w", a.MessageID, err)
 		}
 	}
 	if err := db.finishIfDone(ctx, tx, a.MessageID); err != nil {
-		return fmt.Errorf("sqlite: record %s: %w", a.MessageID, err)
+		return fmt.Errorf("store: record %s: %w", a.MessageID, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: record %s: commit: %w", a.MessageID, err)
+		return fmt.Errorf("store: record %s: commit: %w", a.MessageID, err)
 	}
 	return nil
 }
 
-func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []store.Event) error {
+func (db *DB) insertEvents(ctx context.Context, tx *Tx, events []store.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
 	ins := tx.StmtContext(ctx, db.st.insertEvent)
 	for _, e := range events {
 		if _, err := ins.ExecContext(ctx, e.MessageID, e.Recipient, string(e.Type), e.Detail, micros(e.At)); err != nil {
-			return mapErr(err)
+			return db.mapErr(err)
 		}
 	}
 	return nil
 }
 
 // finishIfDone marks the message done when no recipient is pending.
-func (db *DB) finishIfDone(ctx context.Context, tx *sql.Tx, id string) error {
+func (db *DB) finishIfDone(ctx context.Context, tx *Tx, id string) error {
 	_, err := tx.StmtContext(ctx, db.st.finishIfDone).ExecContext(ctx, string(store.StateDone), id, id, string(store.RcptPending))
 	return err
 }
@@ -179,7 +175,7 @@ func (db *DB) Recipients(ctx context.Context, id string) ([]store.Recipient, err
 	}
 	rs, err := recipients(ctx, db.r, id, false)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: recipients %s: %w", id, err)
+		return nil, fmt.Errorf("store: recipients %s: %w", id, err)
 	}
 	return rs, nil
 }
@@ -187,10 +183,10 @@ func (db *DB) Recipients(ctx context.Context, id string) ([]store.Recipient, err
 func (db *DB) exists(ctx context.Context, id string) error {
 	var n int
 	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages WHERE id = ?`, id).Scan(&n); err != nil {
-		return fmt.Errorf("sqlite: message %s: %w", id, err)
+		return fmt.Errorf("store: message %s: %w", id, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("sqlite: message %s: %w", id, store.ErrNotFound)
+		return fmt.Errorf("store: message %s: %w", id, store.ErrNotFound)
 	}
 	return nil
 }
@@ -202,7 +198,7 @@ func (db *DB) Events(ctx context.Context, id string) ([]store.Event, error) {
 	}
 	rows, err := db.r.QueryContext(ctx, `SELECT recipient, type, detail, at FROM events WHERE message_id = ? ORDER BY id`, id)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: events %s: %w", id, err)
+		return nil, fmt.Errorf("store: events %s: %w", id, err)
 	}
 	defer rows.Close()
 	var out []store.Event
@@ -211,7 +207,7 @@ func (db *DB) Events(ctx context.Context, id string) ([]store.Event, error) {
 		var typ string
 		var at int64
 		if err := rows.Scan(&e.Recipient, &typ, &e.Detail, &at); err != nil {
-			return nil, fmt.Errorf("sqlite: events %s: %w", id, err)
+			return nil, fmt.Errorf("store: events %s: %w", id, err)
 		}
 		e.Type, e.At = store.EventType(typ), fromMicros(at)
 		out = append(out, e)
@@ -224,10 +220,10 @@ func (db *DB) RetryNow(ctx context.Context, id string, now time.Time) error {
 	res, err := db.w.ExecContext(ctx, `UPDATE messages SET next_attempt_at = ? WHERE id = ? AND state = ?`,
 		micros(now), id, string(store.StateQueued))
 	if err != nil {
-		return fmt.Errorf("sqlite: retry %s: %w", id, err)
+		return fmt.Errorf("store: retry %s: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("sqlite: retry %s: no queued message: %w", id, store.ErrNotFound)
+		return fmt.Errorf("store: retry %s: no queued message: %w", id, store.ErrNotFound)
 	}
 	return nil
 }
@@ -236,32 +232,32 @@ func (db *DB) RetryNow(ctx context.Context, id string, now time.Time) error {
 func (db *DB) Drop(ctx context.Context, id, reason string, now time.Time) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: drop %s: %w", id, err)
+		return fmt.Errorf("store: drop %s: %w", id, err)
 	}
 	defer tx.Rollback()
 	pending, err := recipients(ctx, tx, id, true)
 	if err != nil {
-		return fmt.Errorf("sqlite: drop %s: %w", id, err)
+		return fmt.Errorf("store: drop %s: %w", id, err)
 	}
 	if len(pending) == 0 {
-		return fmt.Errorf("sqlite: drop %s: no pending recipient: %w", id, store.ErrNotFound)
+		return fmt.Errorf("store: drop %s: no pending recipient: %w", id, store.ErrNotFound)
 	}
 	var events []store.Event
 	for _, r := range pending {
 		if _, err := tx.ExecContext(ctx, `UPDATE message_recipients SET state = ?, last_result = ?, updated_at = ?
 			WHERE message_id = ? AND idx = ?`, string(store.RcptDropped), reason, micros(now), id, r.Idx); err != nil {
-			return fmt.Errorf("sqlite: drop %s: %w", id, err)
+			return fmt.Errorf("store: drop %s: %w", id, err)
 		}
 		events = append(events, store.Event{MessageID: id, Recipient: r.Address, Type: store.EventDropped, Detail: reason, At: now})
 	}
 	if err := db.insertEvents(ctx, tx, events); err != nil {
-		return fmt.Errorf("sqlite: drop %s: %w", id, err)
+		return fmt.Errorf("store: drop %s: %w", id, err)
 	}
 	if err := db.finishIfDone(ctx, tx, id); err != nil {
-		return fmt.Errorf("sqlite: drop %s: %w", id, err)
+		return fmt.Errorf("store: drop %s: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: drop %s: %w", id, err)
+		return fmt.Errorf("store: drop %s: %w", id, err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -36,10 +36,10 @@ func (db *DB) SetSpamThreshold(ctx context.Context, name string, threshold float
 func (db *DB) updateUser(ctx context.Context, name, query string, args ...any) error {
 	res, err := db.w.ExecContext(ctx, query, args...)
 	if err != nil {
-		return fmt.Errorf("sqlite: update user %q: %w", name, err)
+		return fmt.Errorf("store: update user %q: %w", name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("sqlite: update user %q: %w", name, store.ErrNotFound)
+		return fmt.Errorf("store: update user %q: %w", name, store.ErrNotFound)
 	}
 	return nil
 }
@@ -55,7 +55,7 @@ func (db *DB) BounceStats(ctx context.Context, userName string, since time.Time)
 		WHERE u.name = ? AND m.mail_from <> '' AND r.updated_at >= ?`,
 		string(store.RcptDelivered), string(store.RcptBounced), userName, micros(since)).Scan(&delivered, &bounced)
 	if err != nil {
-		return 0, 0, fmt.Errorf("sqlite: bounce stats of %q: %w", userName, err)
+		return 0, 0, fmt.Errorf("store: bounce stats of %q: %w", userName, err)
 	}
 	return delivered, bounced, nil
 }

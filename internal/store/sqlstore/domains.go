@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -30,25 +30,22 @@ func (db *DB) CreateDomain(ctx context.Context, d store.Domain, events []store.D
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: add domain %s: %w", d.Name, err)
+		return 0, fmt.Errorf("store: add domain %s: %w", d.Name, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO domains (name, user_id, state, rsa_selector, rsa_key, ed_selector, ed_key, created_at, shared,
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO domains (name, user_id, state, rsa_selector, rsa_key, ed_selector, ed_key, created_at, shared,
 		brought_key, companion_published)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, strings.ToLower(d.Name), d.UserID, string(d.State),
-		d.RSASelector, d.RSAKey, d.EdSelector, d.EdKey, micros(d.CreatedAt), boolInt(d.Shared), d.BroughtKey, boolInt(d.CompanionPublished))
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, strings.ToLower(d.Name), d.UserID, string(d.State),
+		d.RSASelector, d.RSAKey, d.EdSelector, d.EdKey, micros(d.CreatedAt), boolInt(d.Shared), d.BroughtKey, boolInt(d.CompanionPublished)).Scan(&id)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: add domain %s: %w", d.Name, mapErr(err))
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: add domain %s: %w", d.Name, err)
+		return 0, fmt.Errorf("store: add domain %s: %w", d.Name, db.mapErr(err))
 	}
 	if err := addDomainEvents(ctx, tx, events); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("sqlite: add domain %s: %w", d.Name, err)
+		return 0, fmt.Errorf("store: add domain %s: %w", d.Name, err)
 	}
 	return id, nil
 }
@@ -86,10 +83,10 @@ const domainQuery = `SELECT ` + domainColumns + ` WHERE d.name = ?`
 func (db *DB) Domain(ctx context.Context, name string) (store.Domain, error) {
 	d, err := scanDomain(db.st.domain.QueryRowContext(ctx, strings.ToLower(name)))
 	if errors.Is(err, sql.ErrNoRows) {
-		return d, fmt.Errorf("sqlite: domain %s: %w", name, store.ErrNotFound)
+		return d, fmt.Errorf("store: domain %s: %w", name, store.ErrNotFound)
 	}
 	if err != nil {
-		return d, fmt.Errorf("sqlite: domain %s: %w", name, err)
+		return d, fmt.Errorf("store: domain %s: %w", name, err)
 	}
 	return d, nil
 }
@@ -98,10 +95,10 @@ func (db *DB) Domain(ctx context.Context, name string) (store.Domain, error) {
 func (db *DB) DomainByID(ctx context.Context, id int64) (store.Domain, error) {
 	d, err := scanDomain(db.r.QueryRowContext(ctx, `SELECT `+domainColumns+` WHERE d.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return d, fmt.Errorf("sqlite: domain #%d: %w", id, store.ErrNotFound)
+		return d, fmt.Errorf("store: domain #%d: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
-		return d, fmt.Errorf("sqlite: domain #%d: %w", id, err)
+		return d, fmt.Errorf("store: domain #%d: %w", id, err)
 	}
 	return d, nil
 }
@@ -124,10 +121,10 @@ func (db *DB) SetDomainState(ctx context.Context, name string, state store.Domai
 	}
 	res, err := db.w.ExecContext(ctx, `UPDATE domains SET state = ?, verified_at = ? WHERE name = ?`, string(state), verified, strings.ToLower(name))
 	if err != nil {
-		return fmt.Errorf("sqlite: domain %s: %w", name, err)
+		return fmt.Errorf("store: domain %s: %w", name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("sqlite: domain %s: %w", name, store.ErrNotFound)
+		return fmt.Errorf("store: domain %s: %w", name, store.ErrNotFound)
 	}
 	return nil
 }
@@ -137,10 +134,10 @@ func (db *DB) SetNextKeys(ctx context.Context, name, rsaSel string, rsaKey []byt
 	res, err := db.w.ExecContext(ctx, `UPDATE domains SET next_rsa_selector = ?, next_rsa_key = ?, next_ed_selector = ?, next_ed_key = ?
 		WHERE name = ?`, rsaSel, rsaKey, edSel, edKey, strings.ToLower(name))
 	if err != nil {
-		return fmt.Errorf("sqlite: domain %s: %w", name, err)
+		return fmt.Errorf("store: domain %s: %w", name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("sqlite: domain %s: %w", name, store.ErrNotFound)
+		return fmt.Errorf("store: domain %s: %w", name, store.ErrNotFound)
 	}
 	return nil
 }
@@ -148,23 +145,24 @@ func (db *DB) SetNextKeys(ctx context.Context, name, rsaSel string, rsaKey []byt
 // PromoteNextKeys switches signing to the next keys, remembering the old
 // selectors.
 func (db *DB) PromoteNextKeys(ctx context.Context, name string, at time.Time) error {
-	res, err := db.w.ExecContext(ctx, promoteSQL, micros(at), strings.ToLower(name))
+	res, err := db.w.ExecContext(ctx, promoteSQL, []byte{}, []byte{}, micros(at), strings.ToLower(name))
 	if err != nil {
-		return fmt.Errorf("sqlite: domain %s: %w", name, err)
+		return fmt.Errorf("store: domain %s: %w", name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("sqlite: domain %s: no rotation in progress: %w", name, store.ErrNotFound)
+		return fmt.Errorf("store: domain %s: no rotation in progress: %w", name, store.ErrNotFound)
 	}
 	return nil
 }
 
-// promoteSQL makes a domain's next keys current; its arguments are the
-// time and the domain's name.
+// promoteSQL makes a domain's next keys current; its arguments are two
+// empty byte slices (the emptied next keys), the time and the domain's
+// name.
 const promoteSQL = `UPDATE domains SET
 	prev_selectors = rsa_selector || ',' || ed_selector,
 	rsa_selector = next_rsa_selector, rsa_key = next_rsa_key,
 	ed_selector = next_ed_selector, ed_key = next_ed_key,
-	next_rsa_selector = '', next_rsa_key = x'', next_ed_selector = '', next_ed_key = x'',
+	next_rsa_selector = '', next_rsa_key = ?, next_ed_selector = '', next_ed_key = ?,
 	rotated_at = ?, brought_key = '', companion_published = 0
 	WHERE name = ? AND next_rsa_selector <> ''`
 
@@ -183,10 +181,10 @@ func (db *DB) SetDomainReturnPath(ctx context.Context, name string, published bo
 func (db *DB) setDomainFlag(ctx context.Context, column, name string, on bool) error {
 	res, err := db.w.ExecContext(ctx, `UPDATE domains SET `+column+` = ? WHERE name = ?`, boolInt(on), strings.ToLower(name))
 	if err != nil {
-		return fmt.Errorf("sqlite: domain %s: %w", name, err)
+		return fmt.Errorf("store: domain %s: %w", name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("sqlite: domain %s: %w", name, store.ErrNotFound)
+		return fmt.Errorf("store: domain %s: %w", name, store.ErrNotFound)
 	}
 	return nil
 }
@@ -194,7 +192,7 @@ func (db *DB) setDomainFlag(ctx context.Context, column, name string, on bool) e
 // ChangeDomain makes one logical change of a domain in one transaction.
 func (db *DB) ChangeDomain(ctx context.Context, name string, ch store.DomainChange) error {
 	name = strings.ToLower(name)
-	fail := func(err error) error { return fmt.Errorf("sqlite: change domain %s: %w", name, err) }
+	fail := func(err error) error { return fmt.Errorf("store: change domain %s: %w", name, err) }
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fail(err)
@@ -240,7 +238,7 @@ func (db *DB) ChangeDomain(ctx context.Context, name string, ch store.DomainChan
 		}
 	}
 	if ch.Promote {
-		res, err := tx.ExecContext(ctx, promoteSQL, micros(ch.At), name)
+		res, err := tx.ExecContext(ctx, promoteSQL, []byte{}, []byte{}, micros(ch.At), name)
 		if err != nil {
 			return fail(err)
 		}
@@ -270,22 +268,22 @@ func (db *DB) DeleteDomain(ctx context.Context, name string) error {
 	name = strings.ToLower(name)
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete domain %s: %w", name, err)
+		return fmt.Errorf("store: delete domain %s: %w", name, err)
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `DELETE FROM domains WHERE name = ?`, name)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete domain %s: %w", name, err)
+		return fmt.Errorf("store: delete domain %s: %w", name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("sqlite: delete domain %s: %w", name, store.ErrNotFound)
+		return fmt.Errorf("store: delete domain %s: %w", name, store.ErrNotFound)
 	}
 	// The history goes too: a later owner of the name must not read it.
 	if _, err := tx.ExecContext(ctx, `DELETE FROM domain_events WHERE domain = ?`, name); err != nil {
-		return fmt.Errorf("sqlite: delete domain %s: %w", name, err)
+		return fmt.Errorf("store: delete domain %s: %w", name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: delete domain %s: %w", name, err)
+		return fmt.Errorf("store: delete domain %s: %w", name, err)
 	}
 	return nil
 }
@@ -304,7 +302,7 @@ func addDomainEvents(ctx context.Context, x domainExecer, events []store.DomainE
 	for _, e := range events {
 		if _, err := x.ExecContext(ctx, `INSERT INTO domain_events (domain, type, detail, at) VALUES (?, ?, ?, ?)`,
 			strings.ToLower(e.Domain), string(e.Type), e.Detail, micros(e.At)); err != nil {
-			return fmt.Errorf("sqlite: domain %s: event: %w", e.Domain, err)
+			return fmt.Errorf("store: domain %s: event: %w", e.Domain, err)
 		}
 	}
 	return nil
@@ -328,19 +326,19 @@ func (db *DB) DomainEvents(ctx context.Context, name string) ([]store.DomainEven
 func (db *DB) Secret(ctx context.Context, name string, fresh []byte) ([]byte, error) {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: secret %s: %w", name, err)
+		return nil, fmt.Errorf("store: secret %s: %w", name, err)
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
 		name, fresh, micros(time.Now())); err != nil {
-		return nil, fmt.Errorf("sqlite: secret %s: %w", name, err)
+		return nil, fmt.Errorf("store: secret %s: %w", name, err)
 	}
 	var v []byte
 	if err := tx.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&v); err != nil {
-		return nil, fmt.Errorf("sqlite: secret %s: %w", name, err)
+		return nil, fmt.Errorf("store: secret %s: %w", name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlite: secret %s: %w", name, err)
+		return nil, fmt.Errorf("store: secret %s: %w", name, err)
 	}
 	return v, nil
 }

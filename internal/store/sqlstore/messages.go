@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -20,19 +20,19 @@ func (db *DB) EnqueueBatch(ctx context.Context, msgs []store.NewMessage) error {
 	}
 	for _, m := range msgs {
 		if m.ID == "" {
-			return errors.New("sqlite: enqueue: message with empty id")
+			return errors.New("store: enqueue: message with empty id")
 		}
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: enqueue: %w", err)
+		return fmt.Errorf("store: enqueue: %w", err)
 	}
 	defer tx.Rollback()
 	if err := db.insertMessages(ctx, tx, msgs); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: enqueue: commit: %w", err)
+		return fmt.Errorf("store: enqueue: commit: %w", err)
 	}
 	return nil
 }
@@ -87,11 +87,11 @@ func scanMessages(rows *sql.Rows) ([]store.Message, error) {
 func (db *DB) Messages(ctx context.Context) ([]store.Message, error) {
 	rows, err := db.r.QueryContext(ctx, messageQuery+` ORDER BY m.created_at, m.id, r.idx`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: messages: %w", err)
+		return nil, fmt.Errorf("store: messages: %w", err)
 	}
 	msgs, err := scanMessages(rows)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: messages: %w", err)
+		return nil, fmt.Errorf("store: messages: %w", err)
 	}
 	return msgs, nil
 }
@@ -100,14 +100,14 @@ func (db *DB) Messages(ctx context.Context) ([]store.Message, error) {
 func (db *DB) Message(ctx context.Context, id string) (store.Message, error) {
 	rows, err := db.r.QueryContext(ctx, messageQuery+` WHERE m.id = ? ORDER BY r.idx`, id)
 	if err != nil {
-		return store.Message{}, fmt.Errorf("sqlite: message %s: %w", id, err)
+		return store.Message{}, fmt.Errorf("store: message %s: %w", id, err)
 	}
 	msgs, err := scanMessages(rows)
 	if err != nil {
-		return store.Message{}, fmt.Errorf("sqlite: message %s: %w", id, err)
+		return store.Message{}, fmt.Errorf("store: message %s: %w", id, err)
 	}
 	if len(msgs) == 0 {
-		return store.Message{}, fmt.Errorf("sqlite: message %s: %w", id, store.ErrNotFound)
+		return store.Message{}, fmt.Errorf("store: message %s: %w", id, store.ErrNotFound)
 	}
 	return msgs[0], nil
 }
@@ -120,10 +120,10 @@ func (db *DB) MessageBody(ctx context.Context, id string) ([]byte, error) {
 	var body []byte
 	err := db.st.messageBody.QueryRowContext(ctx, id).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: message body %s: %w", id, store.ErrNotFound)
+		return nil, fmt.Errorf("store: message body %s: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: message body %s: %w", id, err)
+		return nil, fmt.Errorf("store: message body %s: %w", id, err)
 	}
 	if body == nil {
 		body = []byte{}
@@ -139,7 +139,7 @@ const (
 
 // insertMessages adds msgs, their recipients and their "processed" events
 // inside tx. A new message is due at once.
-func (db *DB) insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.NewMessage) error {
+func (db *DB) insertMessages(ctx context.Context, tx *Tx, msgs []store.NewMessage) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -153,14 +153,14 @@ func (db *DB) insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.NewMe
 		}
 		if _, err := insMsg.ExecContext(ctx, m.ID, m.UserID, m.KeyID, m.From,
 			int64(len(body)), string(store.StateQueued), micros(m.CreatedAt), body, micros(due(m)), m.Meta); err != nil {
-			return fmt.Errorf("sqlite: enqueue %s: %w", m.ID, mapErr(err))
+			return fmt.Errorf("store: enqueue %s: %w", m.ID, db.mapErr(err))
 		}
 		for i, addr := range m.Recipients {
 			if _, err := insRcpt.ExecContext(ctx, m.ID, i, addr); err != nil {
-				return fmt.Errorf("sqlite: enqueue %s: recipient %d: %w", m.ID, i, mapErr(err))
+				return fmt.Errorf("store: enqueue %s: recipient %d: %w", m.ID, i, db.mapErr(err))
 			}
 			if _, err := insEvent.ExecContext(ctx, m.ID, addr, string(store.EventProcessed), "", micros(m.CreatedAt)); err != nil {
-				return fmt.Errorf("sqlite: enqueue %s: event: %w", m.ID, mapErr(err))
+				return fmt.Errorf("store: enqueue %s: event: %w", m.ID, db.mapErr(err))
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -16,7 +16,7 @@ func (db *DB) RenameAPIKey(ctx context.Context, id, name string) error {
 func (db *DB) SetAPIKey(ctx context.Context, id, name string, scopes []string) error {
 	joined, err := joinScopes(scopes)
 	if err != nil {
-		return fmt.Errorf("sqlite: update api key %s: %w", id, err)
+		return fmt.Errorf("store: update api key %s: %w", id, err)
 	}
 	return db.updateKey(ctx, id, `UPDATE api_keys SET name = ?, scopes = ? WHERE id = ?`, name, joined, id)
 }
@@ -26,14 +26,14 @@ func (db *DB) SetAPIKey(ctx context.Context, id, name string, scopes []string) e
 func (db *DB) updateKey(ctx context.Context, id, query string, args ...any) error {
 	res, err := db.w.ExecContext(ctx, query, args...)
 	if err != nil {
-		return fmt.Errorf("sqlite: update api key %s: %w", id, err)
+		return fmt.Errorf("store: update api key %s: %w", id, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("sqlite: update api key %s: %w", id, err)
+		return fmt.Errorf("store: update api key %s: %w", id, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("sqlite: update api key %s: %w", id, store.ErrNotFound)
+		return fmt.Errorf("store: update api key %s: %w", id, store.ErrNotFound)
 	}
 	return nil
 }

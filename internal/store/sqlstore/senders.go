@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -40,7 +40,7 @@ func (db *DB) AddSender(ctx context.Context, s store.Sender) error {
 		s.UserID, strings.ToLower(s.Address), boolInt(s.Verified), boolInt(s.ByOperator), code, micros(s.ExpiresAt), micros(s.CreatedAt), verified,
 		boolInt(s.Shared), s.Nickname, s.FromName, s.ReplyTo, s.ReplyToName)
 	if err != nil {
-		return fmt.Errorf("sqlite: add sender: %w", mapErr(err))
+		return fmt.Errorf("store: add sender: %w", db.mapErr(err))
 	}
 	return nil
 }
@@ -70,23 +70,23 @@ func scanSender(row rowScanner) (store.Sender, error) {
 func (db *DB) ConfirmSender(ctx context.Context, codeHash []byte, now time.Time) (store.Sender, error) {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return store.Sender{}, fmt.Errorf("sqlite: confirm sender: %w", err)
+		return store.Sender{}, fmt.Errorf("store: confirm sender: %w", err)
 	}
 	defer tx.Rollback()
 	s, err := scanSender(tx.QueryRowContext(ctx, `SELECT `+senderColumns+` WHERE s.code_hash = ? AND s.verified = 0 AND s.expires_at > ?`,
 		codeHash, micros(now)))
 	if errors.Is(err, sql.ErrNoRows) || len(codeHash) == 0 {
-		return store.Sender{}, fmt.Errorf("sqlite: confirm sender: unknown or expired code: %w", store.ErrNotFound)
+		return store.Sender{}, fmt.Errorf("store: confirm sender: unknown or expired code: %w", store.ErrNotFound)
 	}
 	if err != nil {
-		return store.Sender{}, fmt.Errorf("sqlite: confirm sender: %w", err)
+		return store.Sender{}, fmt.Errorf("store: confirm sender: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE senders SET verified = 1, code_hash = x'', verified_at = ? WHERE user_id = ? AND address = ?`,
-		micros(now), s.UserID, s.Address); err != nil {
-		return store.Sender{}, fmt.Errorf("sqlite: confirm sender: %w", err)
+	if _, err := tx.ExecContext(ctx, `UPDATE senders SET verified = 1, code_hash = ?, verified_at = ? WHERE user_id = ? AND address = ?`,
+		[]byte{}, micros(now), s.UserID, s.Address); err != nil {
+		return store.Sender{}, fmt.Errorf("store: confirm sender: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return store.Sender{}, fmt.Errorf("sqlite: confirm sender: %w", err)
+		return store.Sender{}, fmt.Errorf("store: confirm sender: %w", err)
 	}
 	s.Verified, s.VerifiedAt, s.CodeHash = true, fromMicros(micros(now)), nil
 	return s, nil
@@ -96,10 +96,10 @@ func (db *DB) ConfirmSender(ctx context.Context, codeHash []byte, now time.Time)
 func (db *DB) SenderByID(ctx context.Context, id int64) (store.Sender, error) {
 	s, err := scanSender(db.r.QueryRowContext(ctx, `SELECT `+senderColumns+` WHERE s.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return s, fmt.Errorf("sqlite: sender #%d: %w", id, store.ErrNotFound)
+		return s, fmt.Errorf("store: sender #%d: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
-		return s, fmt.Errorf("sqlite: sender #%d: %w", id, err)
+		return s, fmt.Errorf("store: sender #%d: %w", id, err)
 	}
 	return s, nil
 }
@@ -108,10 +108,10 @@ func (db *DB) SenderByID(ctx context.Context, id int64) (store.Sender, error) {
 func (db *DB) DeleteSender(ctx context.Context, userID int64, address string) error {
 	res, err := db.w.ExecContext(ctx, `DELETE FROM senders WHERE user_id = ? AND address = ?`, userID, strings.ToLower(address))
 	if err != nil {
-		return fmt.Errorf("sqlite: delete sender %s: %w", address, err)
+		return fmt.Errorf("store: delete sender %s: %w", address, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("sqlite: delete sender %s: %w", address, store.ErrNotFound)
+		return fmt.Errorf("store: delete sender %s: %w", address, store.ErrNotFound)
 	}
 	return nil
 }
@@ -138,10 +138,10 @@ func (db *DB) SetSenderShared(ctx context.Context, userID int64, address string,
 	res, err := db.w.ExecContext(ctx, `UPDATE senders SET shared = ? WHERE user_id = ? AND address = ?`,
 		boolInt(shared), userID, strings.ToLower(address))
 	if err != nil {
-		return fmt.Errorf("sqlite: sender %s: %w", address, err)
+		return fmt.Errorf("store: sender %s: %w", address, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("sqlite: sender %s: %w", address, store.ErrNotFound)
+		return fmt.Errorf("store: sender %s: %w", address, store.ErrNotFound)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -15,11 +15,6 @@ import (
 // deleted user is never selected.
 const userColumns = `u.id, u.name, u.parent_id, p.name, u.created_at, u.suspended_at, u.suspend_reason, u.hide_originating_ip, u.spam_threshold, u.email
 	FROM users u LEFT JOIN users p ON p.id = u.parent_id WHERE u.deleted_at IS NULL`
-
-// rowScanner is what *sql.Row and *sql.Rows share.
-type rowScanner interface {
-	Scan(dest ...any) error
-}
 
 func scanUser(row rowScanner) (store.User, error) {
 	var (
@@ -54,7 +49,7 @@ func (db *DB) CreateUser(ctx context.Context, name, parent string) (store.User, 
 func (db *DB) AddUser(ctx context.Context, n store.NewUser) (store.User, error) {
 	name, parent := n.Name, n.Parent
 	if name == "" {
-		return store.User{}, errors.New("sqlite: create user: empty name")
+		return store.User{}, errors.New("store: create user: empty name")
 	}
 	created := n.CreatedAt
 	if created.IsZero() {
@@ -72,7 +67,7 @@ func (db *DB) AddUser(ctx context.Context, n store.NewUser) (store.User, error) 
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return store.User{}, fmt.Errorf("sqlite: create user %q: %w", name, err)
+		return store.User{}, fmt.Errorf("store: create user %q: %w", name, err)
 	}
 	defer tx.Rollback()
 
@@ -82,13 +77,13 @@ func (db *DB) AddUser(ctx context.Context, n store.NewUser) (store.User, error) 
 		err := tx.QueryRowContext(ctx, `SELECT id, parent_id FROM users WHERE name = ? AND deleted_at IS NULL`, parent).
 			Scan(&parentID, &grandparent)
 		if errors.Is(err, sql.ErrNoRows) {
-			return store.User{}, fmt.Errorf("sqlite: create user %q: parent %q: %w", name, parent, store.ErrNotFound)
+			return store.User{}, fmt.Errorf("store: create user %q: parent %q: %w", name, parent, store.ErrNotFound)
 		}
 		if err != nil {
-			return store.User{}, fmt.Errorf("sqlite: create user %q: parent %q: %w", name, parent, err)
+			return store.User{}, fmt.Errorf("store: create user %q: parent %q: %w", name, parent, err)
 		}
 		if grandparent.Valid {
-			return store.User{}, fmt.Errorf("sqlite: create user %q: parent %q is a subuser, and subusers cannot have subusers", name, parent)
+			return store.User{}, fmt.Errorf("store: create user %q: parent %q is a subuser, and subusers cannot have subusers", name, parent)
 		}
 		u.ParentID = parentID.Int64
 	}
@@ -96,10 +91,10 @@ func (db *DB) AddUser(ctx context.Context, n store.NewUser) (store.User, error) 
 		`INSERT INTO users (name, parent_id, created_at, email, password_hash) VALUES (?, ?, ?, ?, ?) RETURNING id`,
 		name, parentID, micros(u.CreatedAt), n.Email, hash).Scan(&u.ID)
 	if err != nil {
-		return store.User{}, fmt.Errorf("sqlite: create user %q: %w", name, mapErr(err))
+		return store.User{}, fmt.Errorf("store: create user %q: %w", name, db.mapErr(err))
 	}
 	if err := tx.Commit(); err != nil {
-		return store.User{}, fmt.Errorf("sqlite: create user %q: commit: %w", name, err)
+		return store.User{}, fmt.Errorf("store: create user %q: commit: %w", name, err)
 	}
 	return u, nil
 }
@@ -110,10 +105,10 @@ const userByNameQuery = `SELECT ` + userColumns + ` AND u.name = ?`
 func (db *DB) UserByName(ctx context.Context, name string) (store.User, error) {
 	u, err := scanUser(db.st.userByName.QueryRowContext(ctx, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return store.User{}, fmt.Errorf("sqlite: user %q: %w", name, store.ErrNotFound)
+		return store.User{}, fmt.Errorf("store: user %q: %w", name, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.User{}, fmt.Errorf("sqlite: user %q: %w", name, err)
+		return store.User{}, fmt.Errorf("store: user %q: %w", name, err)
 	}
 	return u, nil
 }
@@ -146,11 +141,11 @@ func splitScopes(s string) []string {
 // store.ErrExists.
 func (db *DB) CreateAPIKey(ctx context.Context, k store.APIKey) error {
 	if k.ID == "" {
-		return errors.New("sqlite: create api key: empty id")
+		return errors.New("store: create api key: empty id")
 	}
 	scopes, err := joinScopes(k.Scopes)
 	if err != nil {
-		return fmt.Errorf("sqlite: create api key %s: %w", k.ID, err)
+		return fmt.Errorf("store: create api key %s: %w", k.ID, err)
 	}
 	hash := k.Hash
 	if hash == nil {
@@ -165,7 +160,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k store.APIKey) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.UserID, k.Name, scopes, hash, micros(k.CreatedAt), revoked, strings.Join(k.AllowIPs, ","))
 	if err != nil {
-		return fmt.Errorf("sqlite: create api key %s for user %d: %w", k.ID, k.UserID, mapErr(err))
+		return fmt.Errorf("store: create api key %s for user %d: %w", k.ID, k.UserID, db.mapErr(err))
 	}
 	return nil
 }
@@ -200,10 +195,10 @@ const apiKeyQuery = `SELECT ` + keyColumns + ` WHERE k.id = ?`
 func (db *DB) APIKey(ctx context.Context, id string) (store.APIKey, error) {
 	k, err := scanKey(db.st.apiKey.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return store.APIKey{}, fmt.Errorf("sqlite: api key %s: %w", id, store.ErrNotFound)
+		return store.APIKey{}, fmt.Errorf("store: api key %s: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.APIKey{}, fmt.Errorf("sqlite: api key %s: %w", id, err)
+		return store.APIKey{}, fmt.Errorf("store: api key %s: %w", id, err)
 	}
 	return k, nil
 }
@@ -219,10 +214,10 @@ func (db *DB) APIKeys(ctx context.Context, userName string) ([]store.APIKey, err
 	var uid int64
 	err := db.r.QueryRowContext(ctx, `SELECT id FROM users WHERE name = ? AND deleted_at IS NULL`, userName).Scan(&uid)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: api keys of %q: %w", userName, store.ErrNotFound)
+		return nil, fmt.Errorf("store: api keys of %q: %w", userName, store.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: api keys of %q: %w", userName, err)
+		return nil, fmt.Errorf("store: api keys of %q: %w", userName, err)
 	}
 	return queryAll(ctx, db.r, "api keys", scanKey, `SELECT `+keyColumns+` WHERE k.user_id = ? ORDER BY k.created_at, k.id`, uid)
 }
@@ -231,21 +226,21 @@ func (db *DB) APIKeys(ctx context.Context, userName string) ([]store.APIKey, err
 // first revocation time; an unknown id is store.ErrNotFound.
 func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 	if at.IsZero() {
-		return fmt.Errorf("sqlite: revoke api key %s: zero time", id)
+		return fmt.Errorf("store: revoke api key %s: zero time", id)
 	}
 	// An UPDATE counts the rows it matched, changed or not, in SQLite as in
 	// PostgreSQL: 0 means no such key.
 	res, err := db.w.ExecContext(ctx,
 		`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, micros(at), id)
 	if err != nil {
-		return fmt.Errorf("sqlite: revoke api key %s: %w", id, err)
+		return fmt.Errorf("store: revoke api key %s: %w", id, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("sqlite: revoke api key %s: %w", id, err)
+		return fmt.Errorf("store: revoke api key %s: %w", id, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("sqlite: revoke api key %s: %w", id, store.ErrNotFound)
+		return fmt.Errorf("store: revoke api key %s: %w", id, store.ErrNotFound)
 	}
 	return nil
 }
@@ -267,10 +262,10 @@ func (db *DB) PasswordHash(ctx context.Context, name string) ([]byte, error) {
 	var h []byte
 	err := db.r.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE name = ? AND deleted_at IS NULL`, name).Scan(&h)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: password of %q: %w", name, store.ErrNotFound)
+		return nil, fmt.Errorf("store: password of %q: %w", name, store.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: password of %q: %w", name, err)
+		return nil, fmt.Errorf("store: password of %q: %w", name, err)
 	}
 	if len(h) == 0 {
 		return nil, nil
@@ -283,36 +278,36 @@ func (db *DB) PasswordHash(ctx context.Context, name string) ([]byte, error) {
 // refused.
 func (db *DB) DeleteUser(ctx context.Context, name string, at time.Time) error {
 	if at.IsZero() {
-		return fmt.Errorf("sqlite: delete user %q: zero time", name)
+		return fmt.Errorf("store: delete user %q: zero time", name)
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete user %q: %w", name, err)
+		return fmt.Errorf("store: delete user %q: %w", name, err)
 	}
 	defer tx.Rollback()
 	var id int64
 	err = tx.QueryRowContext(ctx, `SELECT id FROM users WHERE name = ? AND deleted_at IS NULL`, name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("sqlite: delete user %q: %w", name, store.ErrNotFound)
+		return fmt.Errorf("store: delete user %q: %w", name, store.ErrNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("sqlite: delete user %q: %w", name, err)
+		return fmt.Errorf("store: delete user %q: %w", name, err)
 	}
 	var subs int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE parent_id = ? AND deleted_at IS NULL`, id).Scan(&subs); err != nil {
-		return fmt.Errorf("sqlite: delete user %q: %w", name, err)
+		return fmt.Errorf("store: delete user %q: %w", name, err)
 	}
 	if subs > 0 {
-		return fmt.Errorf("sqlite: delete user %q: the account has %d subusers", name, subs)
+		return fmt.Errorf("store: delete user %q: the account has %d subusers", name, subs)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE user_id = ?`, micros(at), id); err != nil {
-		return fmt.Errorf("sqlite: delete user %q: revoke keys: %w", name, err)
+		return fmt.Errorf("store: delete user %q: revoke keys: %w", name, err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE users SET deleted_at = ? WHERE id = ?`, micros(at), id); err != nil {
-		return fmt.Errorf("sqlite: delete user %q: %w", name, err)
+		return fmt.Errorf("store: delete user %q: %w", name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: delete user %q: commit: %w", name, err)
+		return fmt.Errorf("store: delete user %q: commit: %w", name, err)
 	}
 	return nil
 }
@@ -332,7 +327,7 @@ func (db *DB) UpdateUserSettings(ctx context.Context, name string, s store.UserS
 		sets, args = append(sets, "spam_threshold = ?"), append(args, *s.SpamThreshold)
 	}
 	if len(sets) == 0 {
-		return fmt.Errorf("sqlite: update user %q: no settings given", name)
+		return fmt.Errorf("store: update user %q: no settings given", name)
 	}
 	return db.updateUser(ctx, name, `UPDATE users SET `+strings.Join(sets, ", ")+` WHERE name = ? AND deleted_at IS NULL`, append(args, name)...)
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -34,11 +34,11 @@ type stmts struct {
 }
 
 // prepareStmts prepares the statements on r (read) and w (write).
-func prepareStmts(ctx context.Context, r, w *sql.DB) (*stmts, error) {
+func prepareStmts(ctx context.Context, r, w *pool, d *Dialect) (*stmts, error) {
 	s := &stmts{}
 	for _, p := range []struct {
 		dst   **sql.Stmt
-		pool  *sql.DB
+		pool  *pool
 		query string
 	}{
 		{&s.apiKey, r, apiKeyQuery},
@@ -50,7 +50,7 @@ func prepareStmts(ctx context.Context, r, w *sql.DB) (*stmts, error) {
 		{&s.messageBody, r, messageBodyQuery},
 		{&s.suppressed, r, suppressedQuery},
 
-		{&s.claimSelect, w, claimSelectQuery},
+		{&s.claimSelect, w, claimSelectQuery + d.ClaimLock},
 		{&s.claimUpdate, w, claimUpdateQuery},
 		{&s.pendingRecipients, w, pendingRecipientsQuery},
 		{&s.updateRecipient, w, updateRecipientQuery},
