@@ -35,6 +35,7 @@ import (
 	"github.com/postern/postern/internal/smtpd"
 	"github.com/postern/postern/internal/spamscan"
 	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/store/postgres"
 	"github.com/postern/postern/internal/store/sqlite"
 	"github.com/postern/postern/internal/submit"
 	"github.com/postern/postern/internal/tlsconf"
@@ -70,8 +71,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		if err != nil {
 			return nil, err
 		}
+	case config.DriverPostgres:
+		var err error
+		st, err = postgres.Open(ctx, cfg.Store.DSN, postgres.Options{})
+		if err != nil {
+			return nil, err
+		}
 	default:
-		return nil, fmt.Errorf("store.driver %q is not available in this build yet", cfg.Store.Driver)
+		return nil, fmt.Errorf("store.driver %q is not known", cfg.Store.Driver)
 	}
 	res, err := dnsres.New(cfg.DNS.Resolver, dnsres.Options{})
 	if err != nil {

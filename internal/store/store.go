@@ -136,6 +136,7 @@ type Store interface {
 	DeliveryStore
 	AbuseStore
 	LimitStore
+	CounterStore
 	DomainStore
 	SenderStore
 	UserKeyStore

@@ -258,6 +258,18 @@ var migrations = []string{
 	ALTER TABLE users ADD COLUMN password_hash BLOB NOT NULL DEFAULT x'';
 	ALTER TABLE users ADD COLUMN deleted_at BIGINT;
 	CREATE INDEX users_parent ON users(parent_id, name);`,
+	// 15: rate-limit counters in the store (issue 13), for the drivers
+	// whose nodes share them; one row per subject, period and window.
+	`CREATE TABLE counters (
+		subject      TEXT    NOT NULL,
+		period       TEXT    NOT NULL,
+		window_start BIGINT  NOT NULL,
+		window_end   BIGINT  NOT NULL,
+		messages     BIGINT  NOT NULL,
+		recipients   BIGINT  NOT NULL,
+		PRIMARY KEY (subject, period, window_start)
+	);
+	CREATE INDEX counters_end ON counters(window_end);`,
 }
 
 // migrate brings the database up to len(migrations), each migration in its

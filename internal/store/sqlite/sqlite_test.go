@@ -30,6 +30,21 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestConformanceShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T, n int) []store.Store {
+		path := filepath.Join(t.TempDir(), "postern.db")
+		var out []store.Store
+		for range n {
+			db, err := Open(context.Background(), path)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			out = append(out, db)
+		}
+		return out
+	})
+}
+
 type migrationRow struct {
 	version   int
 	appliedAt int64

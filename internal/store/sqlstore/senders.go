@@ -33,10 +33,10 @@ func (db *DB) AddSender(ctx context.Context, s store.Sender) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (user_id, address) DO UPDATE SET verified = excluded.verified, by_operator = excluded.by_operator,
 			code_hash = excluded.code_hash, expires_at = excluded.expires_at, verified_at = excluded.verified_at,
-			nickname = COALESCE(NULLIF(excluded.nickname, ''), nickname),
-			from_name = COALESCE(NULLIF(excluded.from_name, ''), from_name),
-			reply_to = COALESCE(NULLIF(excluded.reply_to, ''), reply_to),
-			reply_to_name = COALESCE(NULLIF(excluded.reply_to_name, ''), reply_to_name)`,
+			nickname = COALESCE(NULLIF(excluded.nickname, ''), senders.nickname),
+			from_name = COALESCE(NULLIF(excluded.from_name, ''), senders.from_name),
+			reply_to = COALESCE(NULLIF(excluded.reply_to, ''), senders.reply_to),
+			reply_to_name = COALESCE(NULLIF(excluded.reply_to_name, ''), senders.reply_to_name)`,
 		s.UserID, strings.ToLower(s.Address), boolInt(s.Verified), boolInt(s.ByOperator), code, micros(s.ExpiresAt), micros(s.CreatedAt), verified,
 		boolInt(s.Shared), s.Nickname, s.FromName, s.ReplyTo, s.ReplyToName)
 	if err != nil {

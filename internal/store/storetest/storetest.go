@@ -1,9 +1,11 @@
 // Package storetest is the conformance suite for store.Store: every driver
-// (store/sqlite, later store/postgres) runs it from its own tests with
+// (store/sqlite, store/postgres) runs it from its own tests with
 //
 //	storetest.Run(t, func(t *testing.T) store.Store { ... })
+//	storetest.RunShared(t, func(t *testing.T, n int) []store.Store { ... })
 //
-// and so behaves the same for the packages above it.
+// and so behaves the same for the packages above it. RunShared's cases
+// open several handles on one database, as the nodes of a cluster do.
 package storetest
 
 import (
@@ -73,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Senders", testSenders},
 		{"DomainSharingAndEvents", testDomainSharingAndEvents},
 		{"Secret", testSecret},
+		{"Counters", testCounters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
