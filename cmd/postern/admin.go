@@ -60,6 +60,8 @@ var adminCommands = map[string]adminCommand{
 	"sender share":       senderShare,
 	"sender resend":      senderResend,
 	"sender delete":      senderDelete,
+
+	"store copy": storeCopy,
 }
 
 func userCreate(ctx context.Context, a *app.App, args []string, stdout, stderr io.Writer) error {

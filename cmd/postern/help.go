@@ -70,6 +70,13 @@ answered (or why no answer came), with its recipient and time.`},
 		{"ip list", "--user ACCOUNT", "the account's allow-list", ""},
 		{"limit set", "(--user NAME | --key ID) --per minute|hour|day|month [--messages N] [--recipients N] [--mode reject|hold]", "a rate limit or quota for a user or a key", ""},
 		{"limit list", "", "KIND SUBJECT PERIOD MESSAGES RECIPIENTS MODE", ""},
+		{"store copy", "--to DSN", "copy this embedded instance into an empty PostgreSQL database", `For the move from one machine to a cluster: stop postern serve, run
+this with the instance's own config, then set store.driver = "postgres"
+and store.dsn = DSN on every node and start them. Everything is copied
+in one transaction (users, keys, allow-lists, limits, domains with their
+DKIM keys, senders, suppressions, the queue with its events); the
+database must be empty. Prints TABLE ROWS per table. A password is best
+kept out of DSN, in ~/.pgpass or PGPASSWORD.`},
 		{"domain add", "DOMAIN --user NAME [--shared] [--dkim-key FILE --selector S]", "DKIM keys; prints the DNS records to publish", `The domain is the user's alone until shared (--shared, or domain share):
 a subuser cannot send as its account's domain, nor its sibling's, before.`},
 		{"domain verify", "DOMAIN [--trust [--return-path]]", "checks the records (✓/✗); exit 1 unless verified", ""},
