@@ -20,6 +20,9 @@ type memStore struct {
 	store.DeliveryStore
 	store.AbuseStore
 	store.LimitStore
+	store.CounterStore
+	store.LeaseStore
+	store.RetentionStore
 	store.DomainStore
 	store.SenderStore
 	store.UserKeyStore

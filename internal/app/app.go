@@ -25,7 +25,6 @@ import (
 	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/delivery"
 	"github.com/postern/postern/internal/dnsres"
-	"github.com/postern/postern/internal/domain"
 	"github.com/postern/postern/internal/identity"
 	"github.com/postern/postern/internal/lockout"
 	"github.com/postern/postern/internal/queue"
@@ -327,7 +326,7 @@ func (a *App) Start() (*Running, error) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			identity.RunRecheck(wctx, a.Store, resolver, domain.ConfigOf(cfg), cfg.Domains.Recheck.Duration, a.Log.With("component", "domains"))
+			a.runJobs(wctx, resolver)
 		}()
 		worker.Run(wctx)
 		<-done

@@ -43,6 +43,7 @@ type Config struct {
 	HTTP     HTTP     `toml:"http"`
 	DNS      DNS      `toml:"dns"`
 	Delivery Delivery `toml:"delivery"`
+	Queue    Queue    `toml:"queue"`
 	Spam     Spam     `toml:"spam"`
 	Limits   Limits   `toml:"limits"`
 	Abuse    Abuse    `toml:"abuse"`
@@ -156,6 +157,14 @@ type Domains struct {
 	// single sender's confirmation mailed again ("0s": no bound); the
 	// operator's CLI is not bound by it.
 	SenderResendInterval Duration `toml:"sender_resend_interval"`
+}
+
+// Queue configures what the queue keeps.
+type Queue struct {
+	// Retention is how long a finished message keeps its body and its
+	// per-recipient rows; after it they are removed, and the message's
+	// record (size, recipient count, events) stays for usage and history.
+	Retention Duration `toml:"retention"`
 }
 
 // Abuse configures automatic suspension; zero disables a rule.
@@ -275,6 +284,7 @@ func Default() Config {
 			AuthFailureDelay:        Duration{500 * time.Millisecond},
 		},
 		Limits: Limits{Mode: "reject"},
+		Queue:  Queue{Retention: Duration{30 * 24 * time.Hour}},
 		Domains: Domains{Recheck: Duration{6 * time.Hour}, RotationOverlap: Duration{7 * 24 * time.Hour},
 			SPFIPs: []string{}, ReturnPathLabel: "pst-bounces", ReturnPathLifetime: Duration{30 * 24 * time.Hour},
 			SenderResendInterval: Duration{10 * time.Minute}},
@@ -466,6 +476,7 @@ func (c Config) Validate() error {
 		{"delivery.delay_notice", c.Delivery.DelayNotice},
 		{"smtp.unauthenticated_lifetime", c.SMTP.UnauthenticatedLifetime},
 		{"domains.return_path_lifetime", c.Domains.ReturnPathLifetime},
+		{"queue.retention", c.Queue.Retention},
 	} {
 		if d.d.Duration <= 0 {
 			bad(d.key, "%s: must be greater than zero", d.d)

@@ -3,7 +3,6 @@ package identity
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/postern/postern/internal/dnsres"
@@ -146,25 +145,4 @@ func firstProblem(checks []domain.Check) string {
 		}
 	}
 	return "records no longer match"
-}
-
-// RunRecheck re-checks every interval until ctx ends, logging each change
-// so the operator (and, through the log, the user) is told.
-func RunRecheck(ctx context.Context, st store.Store, r dnsres.Resolver, cfg domain.Config, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		changes, err := Recheck(ctx, st, r, cfg, time.Now())
-		if err != nil && ctx.Err() == nil {
-			log.Error("domain recheck", "err", err)
-		}
-		for _, c := range changes {
-			log.Warn("domain no longer verified", "domain", c.Domain, "user", c.User, "why", c.Why)
-		}
-	}
 }

@@ -137,6 +137,8 @@ type Store interface {
 	AbuseStore
 	LimitStore
 	CounterStore
+	LeaseStore
+	RetentionStore
 	DomainStore
 	SenderStore
 	UserKeyStore

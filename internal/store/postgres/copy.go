@@ -11,7 +11,7 @@ import (
 // copyTables are the tables Copy moves, parents before the rows that
 // name them.
 var copyTables = []string{
-	"users", "api_keys", "ip_allowlist", "limits", "counters",
+	"users", "api_keys", "ip_allowlist", "limits", "counters", "leases",
 	"domains", "domain_events", "senders", "secrets", "suppressions",
 	"messages", "message_recipients", "events",
 }

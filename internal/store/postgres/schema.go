@@ -166,4 +166,14 @@ var migrations = []string{
 		PRIMARY KEY (subject, period, window_start)
 	);
 	CREATE INDEX counters_end ON counters(window_end);`,
+	// 3: leases for the jobs one node at a time runs; a message's
+	// recipient count and purge time (retention).
+	`CREATE TABLE leases (
+		name       TEXT    COLLATE "C" PRIMARY KEY,
+		holder     TEXT    NOT NULL,
+		expires_at BIGINT  NOT NULL
+	);
+	ALTER TABLE messages ADD COLUMN rcpt_count INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE messages ADD COLUMN purged_at BIGINT;
+	CREATE INDEX messages_finished ON messages(state, created_at);`,
 }

@@ -270,6 +270,18 @@ var migrations = []string{
 		PRIMARY KEY (subject, period, window_start)
 	);
 	CREATE INDEX counters_end ON counters(window_end);`,
+	// 16: leases for the jobs one node at a time runs; a message's
+	// recipient count and purge time, so that retention can remove its
+	// body and recipients and usage still counts it.
+	`CREATE TABLE leases (
+		name       TEXT    PRIMARY KEY,
+		holder     TEXT    NOT NULL,
+		expires_at BIGINT  NOT NULL
+	);
+	ALTER TABLE messages ADD COLUMN rcpt_count INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE messages ADD COLUMN purged_at BIGINT;
+	UPDATE messages SET rcpt_count = (SELECT COUNT(*) FROM message_recipients r WHERE r.message_id = messages.id);
+	CREATE INDEX messages_finished ON messages(state, created_at);`,
 }
 
 // migrate brings the database up to len(migrations), each migration in its

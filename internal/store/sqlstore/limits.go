@@ -43,12 +43,11 @@ func (db *DB) UsageSince(ctx context.Context, since time.Time) ([]store.UsageRow
 	return queryAll(ctx, db.r, "usage", func(r rowScanner) (u store.UsageRow, err error) {
 		err = r.Scan(&u.UserName, &u.ParentName, &u.KeyID, &u.Messages, &u.Recipients)
 		return u, err
-	}, `SELECT u.name, COALESCE(p.name, ''), m.key_id, COUNT(DISTINCT m.id), COUNT(r.idx)
+	}, `SELECT u.name, COALESCE(p.name, ''), m.key_id, COUNT(*), CAST(COALESCE(SUM(m.rcpt_count), 0) AS BIGINT)
 		FROM messages m
 		JOIN users u ON u.id = m.user_id
 		LEFT JOIN users p ON p.id = u.parent_id
-		JOIN message_recipients r ON r.message_id = m.id
-		WHERE m.created_at >= ? AND m.mail_from <> ''
+		WHERE m.created_at >= ? AND m.mail_from <> '' AND m.rcpt_count > 0
 		GROUP BY u.name, p.name, m.key_id
 		ORDER BY u.name, m.key_id`, micros(since))
 }

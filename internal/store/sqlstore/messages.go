@@ -132,8 +132,8 @@ func (db *DB) MessageBody(ctx context.Context, id string) ([]byte, error) {
 }
 
 const (
-	insertMessageQuery = `INSERT INTO messages (id, user_id, key_id, mail_from, size, state, created_at, body, next_attempt_at, meta)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertMessageQuery = `INSERT INTO messages (id, user_id, key_id, mail_from, size, state, created_at, body, next_attempt_at, meta, rcpt_count)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertRecipientQuery = `INSERT INTO message_recipients (message_id, idx, address) VALUES (?, ?, ?)`
 )
 
@@ -152,7 +152,7 @@ func (db *DB) insertMessages(ctx context.Context, tx *Tx, msgs []store.NewMessag
 			body = []byte{} // the driver binds a nil slice as NULL
 		}
 		if _, err := insMsg.ExecContext(ctx, m.ID, m.UserID, m.KeyID, m.From,
-			int64(len(body)), string(store.StateQueued), micros(m.CreatedAt), body, micros(due(m)), m.Meta); err != nil {
+			int64(len(body)), string(store.StateQueued), micros(m.CreatedAt), body, micros(due(m)), m.Meta, len(m.Recipients)); err != nil {
 			return fmt.Errorf("store: enqueue %s: %w", m.ID, db.mapErr(err))
 		}
 		for i, addr := range m.Recipients {

@@ -76,6 +76,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DomainSharingAndEvents", testDomainSharingAndEvents},
 		{"Secret", testSecret},
 		{"Counters", testCounters},
+		{"Leases", testLeases},
+		{"PurgeFinished", testPurgeFinished},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
