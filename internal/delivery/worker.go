@@ -8,8 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	mrand "math/rand/v2"
-	"net"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +44,11 @@ type WorkerConfig struct {
 	DelayNotice    time.Duration
 	Poll           time.Duration // how often to look for due messages; default 1s
 	Batch          int           // messages claimed at once; default 100
+	// MaxInFlight bounds the messages this node has claimed and not yet
+	// recorded: the bodies it holds in memory and the leases it has
+	// taken from the queue. Run claims only into the free room, at most
+	// Batch at a time; default max(Batch, 4*Concurrency).
+	MaxInFlight int
 	// MaxLookups bounds the route lookups (a domain's MX, then its hosts'
 	// addresses) running at once, over all domains; default 16.
 	MaxLookups int
@@ -85,15 +89,26 @@ type ReturnPath interface {
 
 // Worker claims due messages and delivers them.
 type Worker struct {
-	cfg  WorkerConfig
-	wake chan struct{}
-	sem  chan struct{} // a slot per connection, Concurrency of them
+	cfg   WorkerConfig
+	wake  chan struct{}
+	freed chan struct{} // a message in flight was recorded: room for another
+	sem   chan struct{} // a slot per connection, Concurrency of them
 
 	// A slot per route (Concurrency) and per route lookup (MaxLookups),
-	// both taken before the route's goroutine starts, so a batch to many
-	// domains starts no more goroutines and DNS queries than these allow.
+	// both taken before the route's goroutine starts, so a queue of mail
+	// to many domains starts no more goroutines and DNS queries than
+	// these allow.
 	routes  chan struct{}
 	lookups chan struct{}
+
+	// connWaiting counts the connection loops waiting for a slot of sem;
+	// while there are some, a destination with more than one connection
+	// gives its extra ones up between messages (sched.go).
+	connWaiting atomic.Int32
+	panics      atomic.Int64
+
+	mu       sync.Mutex
+	inFlight map[string]struct{} // ids of the messages claimed and not yet recorded
 }
 
 // NewWorker returns a worker; Run starts it.
@@ -109,6 +124,9 @@ func NewWorker(cfg WorkerConfig) *Worker {
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 100
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = max(cfg.Batch, 4*cfg.Concurrency)
 	}
 	if cfg.MaxLookups <= 0 {
 		cfg.MaxLookups = 16
@@ -129,11 +147,13 @@ func NewWorker(cfg WorkerConfig) *Worker {
 		cfg.Notices = submit.Notices{Hostname: cfg.Hostname, Now: cfg.Now, Rand: cfg.Rand}
 	}
 	return &Worker{
-		cfg:     cfg,
-		wake:    make(chan struct{}, 1),
-		sem:     make(chan struct{}, cfg.Concurrency),
-		routes:  make(chan struct{}, cfg.Concurrency),
-		lookups: make(chan struct{}, cfg.MaxLookups),
+		cfg:      cfg,
+		wake:     make(chan struct{}, 1),
+		freed:    make(chan struct{}, 1),
+		sem:      make(chan struct{}, cfg.Concurrency),
+		routes:   make(chan struct{}, cfg.Concurrency),
+		lookups:  make(chan struct{}, cfg.MaxLookups),
+		inFlight: map[string]struct{}{},
 	}
 }
 
@@ -145,45 +165,98 @@ func (w *Worker) Wake() {
 	}
 }
 
-// Run delivers until ctx ends. Deliveries in progress when it ends are
-// cut; their recipients stay pending and are retried at the next attempt
-// time saved when they were claimed.
+// Panics returns how many panics the worker has recovered from. Each was
+// logged; the mail it touched was left to be retried.
+func (w *Worker) Panics() int64 { return w.panics.Load() }
+
+// panicked counts and logs a recovered panic; attrs say where (msg_id
+// when known).
+func (w *Worker) panicked(p any, attrs ...any) {
+	w.panics.Add(1)
+	w.cfg.Log.Error("delivery panic", append(attrs, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))...)
+}
+
+// Run delivers until ctx ends, without batches: it claims due messages
+// whenever there is room (MaxInFlight), on Wake, on the Poll ticker and
+// when a message in flight is recorded, and hands their recipients to
+// the scheduler (sched.go), where each destination goes at its own pace.
+// It returns once every goroutine it started has ended. Deliveries in
+// progress when ctx ends are cut; their recipients stay pending and are
+// retried at the next attempt time saved when they were claimed.
 func (w *Worker) Run(ctx context.Context) {
+	s := w.newSched(ctx)
+	defer s.close()
 	t := time.NewTicker(w.cfg.Poll)
 	defer t.Stop()
 	for {
-		n, err := w.RunOnce(ctx)
-		if err != nil && ctx.Err() == nil {
-			w.cfg.Log.Error("delivery round", "err", err)
-		}
-		if n > 0 && err == nil {
-			continue // there may be more due at once
+		var freed <-chan struct{}
+		if room := w.cfg.MaxInFlight - w.flying(); room > 0 {
+			limit := min(room, w.cfg.Batch)
+			n, err := w.claim(ctx, s, limit, nil)
+			if err != nil && ctx.Err() == nil {
+				w.cfg.Log.Error("delivery claim", "err", err)
+			}
+			if err == nil && n == limit {
+				continue // there may be more due at once
+			}
+		} else {
+			freed = w.freed // full: claim again when a message is recorded
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-w.wake:
+		case <-freed:
 		}
 	}
 }
 
-// RunOnce claims one batch of due messages and attempts each. It returns
-// how many were claimed.
-func (w *Worker) RunOnce(ctx context.Context) (n int, err error) {
+// RunOnce claims one batch of due messages and attempts each, and returns
+// when all of them are recorded. It returns how many were claimed. It has
+// a scheduler of its own: the global limits are shared with a Run of the
+// same worker, PerDestination is not.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	s := w.newSched(ctx)
+	var batch sync.WaitGroup
+	n, err := w.claim(ctx, s, w.cfg.Batch, &batch)
+	batch.Wait()
+	s.close()
+	return n, err
+}
+
+// claim claims up to limit due messages and hands them to s; batch, when
+// not nil, counts the ones taken until they are recorded. It returns how
+// many the store gave, including any skipped because they were still in
+// flight here.
+func (w *Worker) claim(ctx context.Context, s *sched, limit int, batch *sync.WaitGroup) (n int, err error) {
 	defer func() {
 		if p := recover(); p != nil {
+			w.panicked(p, "where", "claim")
 			err = fmt.Errorf("delivery: panic: %v", p)
 		}
 	}()
 	now := w.cfg.Now()
-	claims, err := w.cfg.Store.ClaimDue(ctx, now, w.cfg.Batch, func(attempt int) time.Time {
+	claims, err := w.cfg.Store.ClaimDue(ctx, now, limit, func(attempt int) time.Time {
 		return now.Add(queue.Backoff(attempt, w.cfg.RetryFirst, w.jitter()))
 	})
 	if err != nil || len(claims) == 0 {
 		return 0, err
 	}
-	w.attempt(ctx, claims)
+	byDomain := map[string][]*job{}
+	var order []string
+	for i := range claims {
+		f := w.take(&claims[i], batch)
+		if f == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			w.land(f) // shutting down: the saved next attempt retries it
+			continue
+		}
+		w.plan(ctx, f, byDomain, &order)
+	}
+	s.add(byDomain, order)
 	return len(claims), nil
 }
 
@@ -204,119 +277,166 @@ type outcome struct {
 	done      bool
 }
 
+// flight is a claimed message on this node, from its claim until its
+// attempt is recorded.
+type flight struct {
+	claim *store.Claim
+	out   []outcome    // by index into claim.Recipients
+	left  atomic.Int32 // the message's jobs not yet done
+	batch *sync.WaitGroup
+}
+
 // job is one message's recipients in one domain (or, with per-recipient
 // envelope senders, one recipient).
 type job struct {
-	claim *store.Claim
+	f     *flight
 	from  string // the envelope sender
 	body  []byte
-	rcpts []int // indexes into claim.Recipients
-	out   []outcome
-	left  *atomic.Int32 // the claim's jobs not yet done
+	rcpts []int // indexes into f.claim.Recipients
+}
+
+// take puts c in flight, or returns nil when it is in flight already: its
+// saved next attempt came due while a delivery of it is still going on
+// here. That claim moved the next attempt on, which is all it does; the
+// delivery going on records the outcome.
+func (w *Worker) take(c *store.Claim, batch *sync.WaitGroup) *flight {
+	w.mu.Lock()
+	_, flying := w.inFlight[c.ID]
+	if !flying {
+		w.inFlight[c.ID] = struct{}{}
+	}
+	w.mu.Unlock()
+	if flying {
+		w.cfg.Log.Debug("claimed while in flight here; not attempted again now", "msg_id", c.ID)
+		return nil
+	}
+	if batch != nil {
+		batch.Add(1)
+	}
+	return &flight{claim: c, out: make([]outcome, len(c.Recipients)), batch: batch}
+}
+
+// land takes f out of flight, which frees room for another claim.
+func (w *Worker) land(f *flight) {
+	w.mu.Lock()
+	delete(w.inFlight, f.claim.ID)
+	w.mu.Unlock()
+	if f.batch != nil {
+		f.batch.Done()
+	}
+	select {
+	case w.freed <- struct{}{}:
+	default:
+	}
+}
+
+// flying returns how many messages are in flight.
+func (w *Worker) flying() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.inFlight)
 }
 
 // done records that jb finished; the last job of a message commits the
 // message's attempt at once, so little is delivered-but-unrecorded when a
 // crash comes (that window is what can be delivered twice).
 func (w *Worker) done(ctx context.Context, jb *job) {
-	if jb.left.Add(-1) == 0 {
-		w.finish(ctx, jb.claim, jb.out)
+	if jb.f.left.Add(-1) == 0 {
+		w.settle(ctx, jb.f)
 	}
 }
 
-func (w *Worker) attempt(ctx context.Context, claims []store.Claim) {
-	byDomain := map[string][]*job{}
-	var order []string
-	for i := range claims {
-		c := &claims[i]
-		outs := make([]outcome, len(c.Recipients))
-		body, err := w.cfg.Store.MessageBody(ctx, c.ID)
-		if err != nil {
-			if ctx.Err() != nil {
-				return // shutting down: the saved next attempt retries it
-			}
-			w.cfg.Log.Error("load message", "msg_id", c.ID, "err", err)
-			for j := range outs {
-				outs[j] = outcome{res: Temp("message could not be read from the queue"), done: true}
-			}
-			w.finish(ctx, c, outs)
-			continue
+// settle records f's attempt and takes it out of flight. A panic while
+// recording is counted and leaves the message to its saved next attempt.
+func (w *Worker) settle(ctx context.Context, f *flight) {
+	defer w.land(f)
+	defer func() {
+		if p := recover(); p != nil {
+			w.panicked(p, "msg_id", f.claim.ID)
 		}
-		addrs := make([]string, len(c.Recipients))
-		for j, r := range c.Recipients {
-			addrs[j] = r.Address
-		}
-		supp, err := w.cfg.Store.Suppressed(ctx, c.UserID, addrs)
-		if err != nil && ctx.Err() == nil {
-			w.cfg.Log.Error("suppression lookup", "msg_id", c.ID, "err", err)
-		}
-		var sender func(int) string
-		if w.cfg.ReturnPath != nil {
-			if sender, err = w.cfg.ReturnPath.Sender(ctx, c, w.cfg.Now()); err != nil && ctx.Err() == nil {
-				// Delivered with its own sender: bounces then come to it
-				// instead of the return path, nothing is lost.
-				w.cfg.Log.Error("return path", "msg_id", c.ID, "err", err)
-			}
-		}
-		left := new(atomic.Int32)
-		perDomain := map[string]*job{}
-		for j, r := range c.Recipients {
-			if s, ok := supp[r.Address]; ok {
-				outs[j] = outcome{dropped: "suppressed: " + s.Reason, done: true}
-				continue
-			}
-			d := domainOf(r.Address)
-			key, from := d, c.From
-			if sender != nil {
-				key, from = d+"\x00"+strconv.Itoa(r.Idx), sender(r.Idx)
-			}
-			jb := perDomain[key]
-			if jb == nil {
-				jb = &job{claim: c, from: from, body: body, out: outs, left: left}
-				perDomain[key] = jb
-				left.Add(1)
-				if byDomain[d] == nil {
-					order = append(order, d)
-				}
-				byDomain[d] = append(byDomain[d], jb)
-			}
-			jb.rcpts = append(jb.rcpts, j)
-		}
-		if len(perDomain) == 0 {
-			w.finish(ctx, c, outs)
-		}
-	}
-	var wg sync.WaitGroup
-	for _, d := range order {
-		// Both slots are taken here, before the goroutine exists: the
-		// goroutine gives the lookup slot back when its route is known
-		// and the route slot when it is done.
-		if !w.acquire(ctx, w.routes) {
-			w.failJobs(ctx, byDomain[d], Temp("shutting down"))
-			continue
-		}
-		if !w.acquire(ctx, w.lookups) {
-			<-w.routes
-			w.failJobs(ctx, byDomain[d], Temp("shutting down"))
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-w.routes }()
-			w.deliverDomain(ctx, d, byDomain[d])
-		}()
-	}
-	wg.Wait()
+	}()
+	w.finish(ctx, f.claim, f.out)
 }
 
-// acquire takes a slot of sem, or reports false when ctx ends first.
-func (w *Worker) acquire(ctx context.Context, sem chan struct{}) bool {
-	select {
-	case sem <- struct{}{}:
-		return true
-	case <-ctx.Done():
-		return false
+// plan loads f's body, drops its suppressed recipients and adds its jobs,
+// one per domain (or per recipient, with per-recipient senders), to
+// byDomain, or settles f when nothing is left to send. The jobs are added
+// only once all are made, so a panic here (a ReturnPath, the store) fails
+// the whole message temporarily, never half of it.
+func (w *Worker) plan(ctx context.Context, f *flight, byDomain map[string][]*job, order *[]string) {
+	c := f.claim
+	defer func() {
+		if p := recover(); p != nil {
+			w.panicked(p, "msg_id", c.ID)
+			for j := range f.out {
+				f.out[j] = outcome{res: Temp("internal error"), done: true}
+			}
+			w.settle(ctx, f)
+		}
+	}()
+	body, err := w.cfg.Store.MessageBody(ctx, c.ID)
+	if err != nil {
+		if ctx.Err() != nil {
+			w.land(f) // shutting down: the saved next attempt retries it
+			return
+		}
+		w.cfg.Log.Error("load message", "msg_id", c.ID, "err", err)
+		for j := range f.out {
+			f.out[j] = outcome{res: Temp("message could not be read from the queue"), done: true}
+		}
+		w.settle(ctx, f)
+		return
+	}
+	addrs := make([]string, len(c.Recipients))
+	for j, r := range c.Recipients {
+		addrs[j] = r.Address
+	}
+	supp, err := w.cfg.Store.Suppressed(ctx, c.UserID, addrs)
+	if err != nil && ctx.Err() == nil {
+		w.cfg.Log.Error("suppression lookup", "msg_id", c.ID, "err", err)
+	}
+	var sender func(int) string
+	if w.cfg.ReturnPath != nil {
+		if sender, err = w.cfg.ReturnPath.Sender(ctx, c, w.cfg.Now()); err != nil && ctx.Err() == nil {
+			// Delivered with its own sender: bounces then come to it
+			// instead of the return path, nothing is lost.
+			w.cfg.Log.Error("return path", "msg_id", c.ID, "err", err)
+		}
+	}
+	perKey := map[string]*job{}
+	var domains []string
+	mine := map[string][]*job{}
+	for j, r := range c.Recipients {
+		if s, ok := supp[r.Address]; ok {
+			f.out[j] = outcome{dropped: "suppressed: " + s.Reason, done: true}
+			continue
+		}
+		d := domainOf(r.Address)
+		key, from := d, c.From
+		if sender != nil {
+			key, from = d+"\x00"+strconv.Itoa(r.Idx), sender(r.Idx)
+		}
+		jb := perKey[key]
+		if jb == nil {
+			jb = &job{f: f, from: from, body: body}
+			perKey[key] = jb
+			if mine[d] == nil {
+				domains = append(domains, d)
+			}
+			mine[d] = append(mine[d], jb)
+		}
+		jb.rcpts = append(jb.rcpts, j)
+	}
+	if len(perKey) == 0 {
+		w.settle(ctx, f)
+		return
+	}
+	f.left.Store(int32(len(perKey)))
+	for _, d := range domains {
+		if byDomain[d] == nil {
+			*order = append(*order, d)
+		}
+		byDomain[d] = append(byDomain[d], mine[d]...)
 	}
 }
 
@@ -324,136 +444,41 @@ func domainOf(addr string) string {
 	return strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
 }
 
-// deliverDomain delivers jobs for one domain over at most PerDestination
-// connections, each carrying several messages in turn. The caller holds a
-// lookup slot for it, which it gives back once the route is resolved.
-func (w *Worker) deliverDomain(ctx context.Context, domain string, jobs []*job) {
-	seed := w.jitter()
-	targets, res := resolveRoute(ctx, w.cfg.Resolver, domain, mrand.New(mrand.NewPCG(uint64(seed*(1<<53)), 1)))
-	<-w.lookups
-	if !res.OK() {
-		w.failJobs(ctx, jobs, res)
-		return
-	}
-	ch := make(chan *job)
-	n := min(w.cfg.PerDestination, len(jobs))
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.connectionLoop(ctx, targets, ch)
-		}()
-	}
-	for _, jb := range jobs {
-		ch <- jb
-	}
-	close(ch)
-	wg.Wait()
-}
-
-// connectionLoop keeps one connection to the destination and sends each
-// job over it, reconnecting when it breaks.
-func (w *Worker) connectionLoop(ctx context.Context, targets []target, jobs <-chan *job) {
-	var conn *Conn
-	var connHost string
-	defer func() {
-		if conn != nil {
-			conn.Close()
-			<-w.sem
-		}
-	}()
-	for jb := range jobs {
-		if conn == nil {
-			select {
-			case w.sem <- struct{}{}:
-			case <-ctx.Done():
-				w.failJob(ctx, jb, Temp("shutting down"))
-				continue
-			}
-			var res Result
-			conn, connHost, res = w.dial(ctx, targets)
-			if conn == nil {
-				<-w.sem
-				w.failJob(ctx, jb, res)
-				continue
-			}
-		}
-		env := Envelope{From: jb.from, Body: jb.body}
-		for _, j := range jb.rcpts {
-			env.Recipients = append(env.Recipients, jb.claim.Recipients[j].Address)
-		}
-		_, rcptRes, err := conn.Send(ctx, env)
-		info := conn.TLS()
-		for k, j := range jb.rcpts {
-			r := Temp("no result for this recipient")
-			if k < len(rcptRes) {
-				r = rcptRes[k]
-			}
-			jb.out[j] = outcome{res: r, remoteMTA: connHost, tls: info, done: true}
-		}
-		w.done(ctx, jb)
-		if err != nil {
-			conn.Close()
-			conn = nil
-			<-w.sem
-		}
-	}
-}
-
-func (w *Worker) failJob(ctx context.Context, jb *job, res Result) {
-	for _, j := range jb.rcpts {
-		jb.out[j] = outcome{res: res, done: true}
-	}
-	w.done(ctx, jb)
-}
-
-func (w *Worker) failJobs(ctx context.Context, jobs []*job, res Result) {
-	for _, jb := range jobs {
-		w.failJob(ctx, jb, res)
-	}
-}
-
-// dial tries the targets in order until one gives a usable connection.
-// Unless AllowPrivateNetworks is on, each address is checked right before
-// it is dialed, and Dial connects to that very IP literal: no name is
-// resolved between the check and the connect (DNS rebinding). When every
-// target is refused, the result is the permanent privateRefusal.
-func (w *Worker) dial(ctx context.Context, targets []target) (*Conn, string, Result) {
-	last := Temp("no MX host could be reached")
-	var refused []target
-	for _, t := range targets {
-		if !w.cfg.AllowPrivateNetworks {
-			if r := privateRange(t.Addr); r != "" {
-				w.cfg.Log.Warn("private address refused", "host", t.Host, "addr", t.Addr.String(), "range", r)
-				refused = append(refused, t)
-				continue
-			}
-		}
-		addr := net.JoinHostPort(t.Addr.String(), strconv.Itoa(w.cfg.Port))
-		c, res, err := Dial(ctx, addr, t.Host, ClientOptions{Hostname: w.cfg.Hostname, TLS: w.cfg.TLS, Timeouts: w.cfg.Timeouts})
-		if err == nil {
-			return c, fmt.Sprintf("%s [%s]", t.Host, t.Addr), Result{Code: 220}
-		}
-		w.cfg.Log.Info("connect failed", "host", t.Host, "addr", addr, "result", res.String())
-		last = res
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	if len(refused) == len(targets) && len(refused) > 0 {
-		return nil, "", privateRefusal(refused)
-	}
-	return nil, "", last
-}
-
 // finish turns an attempt's outcomes into recipient states, events,
 // suppressions and DSNs, committed together.
 func (w *Worker) finish(ctx context.Context, c *store.Claim, outs []outcome) {
 	now := w.cfg.Now()
-	a := store.Attempt{MessageID: c.ID, At: now}
+	a, pending, bounced := w.attemptOf(ctx, c, outs, now)
+	if err := w.cfg.Store.RecordAttempt(ctx, a); err != nil {
+		// The next attempt time is already saved: the message is retried.
+		if ctx.Err() == nil {
+			w.cfg.Log.Error("record attempt", "msg_id", c.ID, "err", err)
+		}
+		return
+	}
+	w.cfg.Log.Info("attempt", "msg_id", c.ID, "attempt", c.Attempts, "pending", pending, "bounced", bounced)
+	if bounced > 0 && c.From != "" {
+		reason, err := w.cfg.Abuse.Bounced(ctx, c.UserName, now)
+		if err != nil {
+			w.cfg.Log.Error("bounce rate check", "user", c.UserName, "err", err)
+		} else if reason != "" {
+			w.cfg.Log.Warn("user suspended", "user", c.UserName, "reason", reason)
+		}
+	}
+}
+
+// attemptOf builds the attempt to record from the outcomes. A panic while
+// building it (a DSN, Notices) is counted, and the attempt recorded is
+// then unsure's.
+func (w *Worker) attemptOf(ctx context.Context, c *store.Claim, outs []outcome, now time.Time) (a store.Attempt, pending, bounces int) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.panicked(p, "msg_id", c.ID)
+			a, pending, bounces = w.unsure(c, outs, now)
+		}
+	}()
+	a = store.Attempt{MessageID: c.ID, At: now}
 	var bounced, delayed []dsn.Recipient
-	pending := 0
 	expired := now.Sub(c.CreatedAt) >= w.cfg.GiveUpAfter
 	for j, r := range c.Recipients {
 		o := outs[j]
@@ -502,22 +527,38 @@ func (w *Worker) finish(ctx context.Context, c *store.Claim, outs []outcome) {
 			a.Events = append(a.Events, store.Event{MessageID: c.ID, Type: store.EventDelayed, Detail: "delay notice sent to " + c.From, At: now})
 		}
 	}
-	if err := w.cfg.Store.RecordAttempt(ctx, a); err != nil {
-		// The next attempt time is already saved: the message is retried.
-		if ctx.Err() == nil {
-			w.cfg.Log.Error("record attempt", "msg_id", c.ID, "err", err)
+	return a, pending, len(bounced)
+}
+
+// unsure is the attempt recorded when building the real one panicked: what
+// is certain is kept (delivered, dropped), every other recipient stays
+// pending with a temporary "internal error" and is tried again at the
+// saved next attempt. Nothing is bounced, suppressed or notified without
+// its DSN, and nothing delivered is sent twice.
+func (w *Worker) unsure(c *store.Claim, outs []outcome, now time.Time) (store.Attempt, int, int) {
+	a := store.Attempt{MessageID: c.ID, At: now}
+	pending := 0
+	for j, r := range c.Recipients {
+		o := outs[j]
+		ev := store.Event{MessageID: c.ID, Recipient: r.Address, At: now}
+		up := store.RecipientUpdate{Idx: r.Idx}
+		switch {
+		case o.done && o.dropped != "":
+			up.State, up.Result = store.RcptDropped, o.dropped
+			ev.Type, ev.Detail = store.EventDropped, o.dropped
+		case o.done && o.res.OK():
+			up.State, up.Result = store.RcptDelivered, o.res.String()
+			ev.Type, ev.Detail = store.EventDelivered, o.res.String()+remote(o)
+		default:
+			res := Temp("internal error")
+			up.State, up.Result = store.RcptPending, res.String()
+			ev.Type, ev.Detail = store.EventDeferred, res.String()
+			pending++
 		}
-		return
+		a.Updates = append(a.Updates, up)
+		a.Events = append(a.Events, ev)
 	}
-	w.cfg.Log.Info("attempt", "msg_id", c.ID, "attempt", c.Attempts, "pending", pending, "bounced", len(bounced))
-	if len(bounced) > 0 && c.From != "" {
-		reason, err := w.cfg.Abuse.Bounced(ctx, c.UserName, now)
-		if err != nil {
-			w.cfg.Log.Error("bounce rate check", "user", c.UserName, "err", err)
-		} else if reason != "" {
-			w.cfg.Log.Warn("user suspended", "user", c.UserName, "reason", reason)
-		}
-	}
+	return a, pending, 0
 }
 
 func remote(o outcome) string {

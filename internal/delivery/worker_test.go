@@ -62,6 +62,9 @@ type wopts struct {
 	returnPath     func(store.Store) delivery.ReturnPath
 	concurrency    int
 	maxLookups     int
+	batch          int
+	notices        delivery.Notices
+	log            *slog.Logger // default: discarded
 	// refusePrivate leaves delivery.allow_private_networks off: the sink
 	// is on loopback, so every test that delivers turns it on.
 	refusePrivate bool
@@ -113,6 +116,9 @@ func newWorkerEnv(t *testing.T, o wopts) *wenv {
 	if o.returnPath != nil {
 		rp = o.returnPath(st)
 	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
 	w := delivery.NewWorker(delivery.WorkerConfig{
 		ReturnPath:     rp,
 		Abuse:          watch,
@@ -125,11 +131,13 @@ func newWorkerEnv(t *testing.T, o wopts) *wenv {
 		PerDestination: o.perDestination,
 		Concurrency:    o.concurrency,
 		MaxLookups:     o.maxLookups,
+		Batch:          o.batch,
+		Notices:        o.notices,
 		RetryFirst:     time.Minute,
 		GiveUpAfter:    o.giveUp,
 		DelayNotice:    o.delayNotice,
 		Now:            clk.Now,
-		Log:            slog.New(slog.DiscardHandler),
+		Log:            o.log,
 
 		AllowPrivateNetworks: !o.refusePrivate,
 	})
