@@ -1,16 +1,9 @@
-// Package quota applies rate limits and quotas to submissions: the
-// configured defaults of every user, the overrides kept in the store (per
-// user or per key), and an exact in-process ratelimit.Limiter seeded at
-// start from the queue itself (every accepted message is a row).
-//
-// A message counts against its key, its user and, for a subuser, its
-// account. Keys have only the limits set on them; users have the defaults
-// unless overridden.
 package quota
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/postern/postern/internal/account"
@@ -18,20 +11,27 @@ import (
 	"github.com/postern/postern/internal/store"
 )
 
-// Service decides whether a principal may send now.
+// Service decides whether a principal may send now. It counts in process
+// (New) or in the store (NewShared); see the package doc.
 type Service struct {
 	store    store.Store
 	defaults []ratelimit.Limit
-	lim      *ratelimit.Limiter
+	lim      *ratelimit.Limiter // nil in shared mode
+	log      *slog.Logger       // shared mode: failed give-backs
 }
 
-// New returns a service; Seed must be called before it serves.
+// New returns a service that counts in process, for a store one node
+// owns; Seed must be called before it serves.
 func New(st store.Store, defaults []ratelimit.Limit) *Service {
 	return &Service{store: st, defaults: defaults, lim: ratelimit.NewLimiter()}
 }
 
-// Seed restores the current windows' counts from the store.
+// Seed restores the current windows' counts from the store. In shared
+// mode it does nothing: the counters are in the store already.
 func (s *Service) Seed(ctx context.Context, now time.Time) error {
+	if s.lim == nil {
+		return nil
+	}
 	for _, p := range ratelimit.Periods() {
 		start, _ := ratelimit.Window(p, now)
 		rows, err := s.store.UsageSince(ctx, start)
@@ -116,6 +116,9 @@ func (s *Service) Check(ctx context.Context, p account.Principal, now time.Time)
 	if err != nil {
 		return ratelimit.Decision{}, err
 	}
+	if s.lim == nil {
+		return s.checkShared(ctx, req)
+	}
 	usage := ratelimit.Usage{}
 	for _, sl := range req.Subjects {
 		usage[sl.Subject] = s.lim.Usage(sl.Subject, now)
@@ -125,11 +128,15 @@ func (s *Service) Check(ctx context.Context, p account.Principal, now time.Time)
 
 // Reserve counts a message with rcpts recipients if the limits allow it
 // (or hold it); the reservation is cancelled if the message is then not
-// accepted after all.
+// accepted after all. A held message is counted in the windows of its
+// release time (ratelimit.Plan).
 func (s *Service) Reserve(ctx context.Context, p account.Principal, rcpts int, now time.Time) (ratelimit.Decision, ratelimit.Reservation, error) {
 	req, err := s.request(ctx, p, rcpts, now)
 	if err != nil {
 		return ratelimit.Decision{}, ratelimit.Reservation{}, err
+	}
+	if s.lim == nil {
+		return s.reserveShared(ctx, req)
 	}
 	d, r := s.lim.Reserve(req)
 	return d, r, nil

@@ -53,4 +53,9 @@
 // request stamped earlier than one already seen is judged at the later time.
 // At start-up the app restores the current windows from the store with
 // [Limiter.Seed].
+//
+// Counters kept elsewhere — in a store that several nodes share — get the
+// same decisions from [Plan], the Limiter's own decision over a lookup the
+// caller provides; the caller makes the lookup and the counting one atomic
+// step (a transaction) and hands back a [ReservationFunc] that undoes it.
 package ratelimit

@@ -1,15 +1,9 @@
 package ratelimit
 
 import (
-	"fmt"
 	"sync"
 	"time"
 )
-
-// maxHoldSteps bounds how many windows ahead Reserve looks for room for a
-// held message. Past it the backlog is too deep and the message is refused
-// for now. A step costs a few map lookups per limit.
-const maxHoldSteps = 5000
 
 // Limiter keeps the counters of one process in memory and makes check and
 // reserve one atomic step. The zero Limiter is not usable; use NewLimiter.
@@ -82,48 +76,9 @@ func (l *Limiter) Reserve(req Request) (Decision, Reservation) {
 	return d, Reservation{r: res}
 }
 
-// plan decides on req at now and returns the time whose windows the
-// message is to be counted in: now, or its release time when held.
+// plan decides on req at now from the limiter's counters (see Plan).
 func (l *Limiter) plan(req Request, now time.Time) (Decision, time.Time) {
-	lookup := func(s Subject, p Period, at time.Time) Counts { return l.counts[s][keyAt(p, at)] }
-	at := now
-	var first, last *hit
-	for step := 0; ; step++ {
-		v := evaluate(req, at, lookup)
-		if v.oversize != nil || (step == 0 && v.reject != nil) {
-			return v.decision(now), now
-		}
-		if v.hold == nil {
-			if v.reject != nil {
-				// Over a reject limit in the windows the held message
-				// would be released into: refused until that one ends.
-				return v.decision(now), now
-			}
-			break
-		}
-		// Held past at: reject limits on windows that end before the
-		// release are no concern; those that do not are checked there.
-		if first == nil {
-			first = v.hold
-		}
-		if step == maxHoldSteps {
-			lim := first.limit
-			d := Decision{
-				RetryAfter:      first.end.Sub(now),
-				Blocking:        &lim,
-				BlockingSubject: first.subject,
-			}
-			d.Reason = fmt.Sprintf("%s: %s per %s reached and too much mail is already held; try again in %s",
-				first.subject, first.what(), lim.Period, humanDuration(d.RetryAfter))
-			return d, now
-		}
-		last = v.hold
-		at = v.hold.end // strictly later: a window ends after any instant in it
-	}
-	if last == nil {
-		return Decision{Allow: true}, now
-	}
-	return holdDecision(last), at
+	return Plan(req, now, func(s Subject, p Period, at time.Time) Counts { return l.counts[s][keyAt(p, at)] })
 }
 
 // advance moves the limiter's clock to t unless it is already later,
@@ -237,20 +192,39 @@ type Reservation struct {
 	r *reservation
 }
 
+// reservation is either the Limiter's (l set) or a ReservationFunc's
+// (cancel set).
 type reservation struct {
 	l        *Limiter
 	subjects []Subject
 	windows  []windowKey
 	counts   Counts
 	done     bool // guarded by l.mu
+
+	cancel func()
+	once   sync.Once
+}
+
+// ReservationFunc returns a Reservation whose first Cancel runs cancel,
+// for counts kept outside a Limiter (a store shared by several nodes).
+// Later calls do nothing; a nil cancel gives the zero Reservation.
+func ReservationFunc(cancel func()) Reservation {
+	if cancel == nil {
+		return Reservation{}
+	}
+	return Reservation{r: &reservation{cancel: cancel}}
 }
 
 // Cancel gives the counts back, for a message refused after it was
 // reserved (spam scan, a failed commit). Counts in a window that has since
 // ended are gone already. Cancel is a no-op for the zero Reservation and
-// after the first call.
+// after the first call; it is safe for concurrent use.
 func (r Reservation) Cancel() {
 	if r.r == nil {
+		return
+	}
+	if r.r.cancel != nil {
+		r.r.once.Do(r.r.cancel)
 		return
 	}
 	l := r.r.l
