@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/postern/postern/internal/store"
 )
 
 // Thresholds configure automatic suspension; a zero value disables a rule.
@@ -57,6 +59,13 @@ type Store interface {
 type Watch struct {
 	T     Thresholds
 	Store Store
+	// Shared, when set, keeps the spam-rejection counts in the store, where
+	// every node of a cluster adds to the same count (PostgreSQL); nil
+	// keeps them in this process (one node). Shared counts are per fixed
+	// window of SpamWindow, and the verdict takes the current and the
+	// previous window together: what it counts covers between one and two
+	// windows, never less than one.
+	Shared store.CounterStore
 
 	mu   sync.Mutex
 	spam map[string][]time.Time // user → recent rejection times
@@ -67,6 +76,9 @@ type Watch struct {
 func (w *Watch) SpamRejected(ctx context.Context, user string, now time.Time) (string, error) {
 	if w == nil || w.T.SpamRejections <= 0 {
 		return "", nil
+	}
+	if w.Shared != nil {
+		return w.sharedSpamRejected(ctx, user, now)
 	}
 	w.mu.Lock()
 	if w.spam == nil {
@@ -92,6 +104,48 @@ func (w *Watch) SpamRejected(ctx context.Context, user string, now time.Time) (s
 	w.mu.Lock()
 	delete(w.spam, user)
 	w.mu.Unlock()
+	return reason, nil
+}
+
+// sharedSpamRejected counts the rejection in the store and decides on the
+// current and previous windows' counts.
+func (w *Watch) sharedSpamRejected(ctx context.Context, user string, now time.Time) (string, error) {
+	subject := "spam:" + user
+	start := now.UTC().Truncate(w.T.SpamWindow)
+	var (
+		suspend bool
+		reason  string
+	)
+	err := w.Shared.UpdateCounters(ctx, []string{subject}, now, func(cur []store.Counter) ([]store.Counter, error) {
+		n := 1
+		var counted []store.Counter
+		for _, c := range cur {
+			if !c.Start.Before(start.Add(-w.T.SpamWindow)) && c.Start.Before(start.Add(w.T.SpamWindow)) {
+				n += int(c.Messages)
+				counted = append(counted, c)
+			}
+		}
+		if suspend, reason = SpamVerdict(w.T, n); suspend {
+			// The count starts again from nothing, as the operator who
+			// resumes the user expects; the in-process count does too.
+			var back []store.Counter
+			for _, c := range counted {
+				c.Messages, c.Recipients = -c.Messages, 0
+				back = append(back, c)
+			}
+			return back, nil
+		}
+		return []store.Counter{{Subject: subject, Period: "spam", Start: start, End: start.Add(2 * w.T.SpamWindow), Messages: 1}}, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("abuse: spam count of %s: %w", user, err)
+	}
+	if !suspend {
+		return "", nil
+	}
+	if err := w.Store.SetSuspended(ctx, user, now, reason); err != nil {
+		return "", err
+	}
 	return reason, nil
 }
 

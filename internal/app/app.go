@@ -95,6 +95,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	}, nil
 }
 
+// claimLease is the delivery worker's claim lease: delivery.claim_lease in
+// cluster mode, none on the embedded store's one node.
+func claimLease(cfg config.Config) time.Duration {
+	if cfg.Store.Driver == config.DriverPostgres {
+		return cfg.Delivery.ClaimLease.Duration
+	}
+	return 0
+}
+
 // ErrNoData is returned (wrapped) by CheckData for an installation whose
 // data do not exist yet.
 var ErrNoData = errors.New("no Postern data")
@@ -179,6 +188,10 @@ func (a *App) Start() (*Running, error) {
 		BounceMinimum:  cfg.Abuse.BounceMinimum,
 		BounceWindow:   cfg.Abuse.BounceWindow.Duration,
 	}}
+	if cfg.Store.Driver == config.DriverPostgres {
+		// Several nodes: the spam-rejection counts are the cluster's.
+		watch.Shared = a.Store
+	}
 	fresh := make([]byte, 32)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, err
@@ -200,6 +213,7 @@ func (a *App) Start() (*Running, error) {
 		Concurrency:    cfg.Delivery.Concurrency,
 		PerDestination: cfg.Delivery.PerDestination,
 		RetryFirst:     cfg.Delivery.RetryFirst.Duration,
+		ClaimLease:     claimLease(cfg),
 		GiveUpAfter:    cfg.Delivery.GiveUpAfter.Duration,
 		DelayNotice:    cfg.Delivery.DelayNotice.Duration,
 		MaxLookups:     cfg.Delivery.MaxLookups,
@@ -209,9 +223,17 @@ func (a *App) Start() (*Running, error) {
 	})
 	q := queue.New(a.Store, queue.Options{Logger: a.Log, Committed: worker.Wake})
 	l := cfg.Limits
-	quotas := quota.New(a.Store, quota.Defaults(ratelimit.Mode(l.Mode),
+	limits := quota.Defaults(ratelimit.Mode(l.Mode),
 		[4]int64{l.MessagesPerMinute, l.MessagesPerHour, l.MessagesPerDay, l.MessagesPerMonth},
-		[4]int64{l.RecipientsPerMinute, l.RecipientsPerHour, l.RecipientsPerDay, l.RecipientsPerMonth}))
+		[4]int64{l.RecipientsPerMinute, l.RecipientsPerHour, l.RecipientsPerDay, l.RecipientsPerMonth})
+	// PostgreSQL may be shared by several nodes: count in the store, so
+	// they admit each limit once. SQLite has one node: count in process.
+	var quotas *quota.Service
+	if cfg.Store.Driver == config.DriverPostgres {
+		quotas = quota.NewShared(a.Store, limits, a.Log.With("component", "quota"))
+	} else {
+		quotas = quota.New(a.Store, limits)
+	}
 	if err := quotas.Seed(context.Background(), time.Now()); err != nil {
 		return nil, err
 	}

@@ -219,6 +219,13 @@ type Delivery struct {
 	// wait is five times it, and from the third on waits are at least 30
 	// minutes (RFC 5321 §4.5.4.1), doubling up to 4 hours.
 	RetryFirst Duration `toml:"retry_first"`
+	// ClaimLease, in cluster mode (store.driver = "postgres"), is how long
+	// a message claimed for delivery stays with the node that claimed it:
+	// another node takes it over after that when the node died. An attempt
+	// longer than it may be taken over while it runs (and delivered twice).
+	// One node (SQLite) never claims what it has in flight, and retries
+	// after the backoff alone.
+	ClaimLease Duration `toml:"claim_lease"`
 	// GiveUpAfter is how long a message is retried before it bounces.
 	GiveUpAfter Duration `toml:"give_up_after"`
 	// DelayNotice is the age at which the sender is told of a delay.
@@ -297,6 +304,7 @@ func Default() Config {
 			Concurrency:    20,
 			PerDestination: 3,
 			RetryFirst:     Duration{time.Minute},
+			ClaimLease:     Duration{15 * time.Minute},
 			GiveUpAfter:    Duration{5 * 24 * time.Hour},
 			DelayNotice:    Duration{4 * time.Hour},
 			MaxLookups:     16,
@@ -477,6 +485,7 @@ func (c Config) Validate() error {
 		{"smtp.unauthenticated_lifetime", c.SMTP.UnauthenticatedLifetime},
 		{"domains.return_path_lifetime", c.Domains.ReturnPathLifetime},
 		{"queue.retention", c.Queue.Retention},
+		{"delivery.claim_lease", c.Delivery.ClaimLease},
 	} {
 		if d.d.Duration <= 0 {
 			bad(d.key, "%s: must be greater than zero", d.d)

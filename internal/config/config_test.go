@@ -344,8 +344,8 @@ func TestEnvNames(t *testing.T) {
 			t.Errorf("%s -> %q, want %q", name, got[name], key)
 		}
 	}
-	if len(vars) != 66 {
-		t.Errorf("%d keys, want 66 (a key was added: update this test and postern.example.toml)", len(vars))
+	if len(vars) != 67 {
+		t.Errorf("%d keys, want 67 (a key was added: update this test and postern.example.toml)", len(vars))
 	}
 }
 

@@ -40,10 +40,19 @@ type WorkerConfig struct {
 	Concurrency    int
 	PerDestination int // connections per recipient domain; default 3
 	RetryFirst     time.Duration
-	GiveUpAfter    time.Duration
-	DelayNotice    time.Duration
-	Poll           time.Duration // how often to look for due messages; default 1s
-	Batch          int           // messages claimed at once; default 100
+	// ClaimLease is the least time a claimed message stays with this
+	// node: the next attempt saved at the claim is at least this far
+	// ahead, and the attempt's result then saves the real retry time
+	// (its end plus the backoff). It is what another node waits before
+	// taking over the message of a node that died; an attempt that runs
+	// longer than it may be taken over while it runs, and delivered twice.
+	// Zero: the backoff alone (one node, which never claims a message it
+	// has in flight).
+	ClaimLease  time.Duration
+	GiveUpAfter time.Duration
+	DelayNotice time.Duration
+	Poll        time.Duration // how often to look for due messages; default 1s
+	Batch       int           // messages claimed at once; default 100
 	// MaxInFlight bounds the messages this node has claimed and not yet
 	// recorded: the bodies it holds in memory and the leases it has
 	// taken from the queue. Run claims only into the free room, at most
@@ -238,7 +247,7 @@ func (w *Worker) claim(ctx context.Context, s *sched, limit int, batch *sync.Wai
 	}()
 	now := w.cfg.Now()
 	claims, err := w.cfg.Store.ClaimDue(ctx, now, limit, func(attempt int) time.Time {
-		return now.Add(queue.Backoff(attempt, w.cfg.RetryFirst, w.jitter()))
+		return now.Add(max(queue.Backoff(attempt, w.cfg.RetryFirst, w.jitter()), w.cfg.ClaimLease))
 	})
 	if err != nil || len(claims) == 0 {
 		return 0, err
@@ -477,7 +486,7 @@ func (w *Worker) attemptOf(ctx context.Context, c *store.Claim, outs []outcome, 
 			a, pending, bounces = w.unsure(c, outs, now)
 		}
 	}()
-	a = store.Attempt{MessageID: c.ID, At: now}
+	a = store.Attempt{MessageID: c.ID, At: now, NextAttempt: w.retryAt(c, now)}
 	var bounced, delayed []dsn.Recipient
 	expired := now.Sub(c.CreatedAt) >= w.cfg.GiveUpAfter
 	for j, r := range c.Recipients {
@@ -530,13 +539,24 @@ func (w *Worker) attemptOf(ctx context.Context, c *store.Claim, outs []outcome, 
 	return a, pending, len(bounced)
 }
 
+// retryAt is the retry time an attempt ending at now saves: with a claim
+// lease, the claim saved the lease, and the retry is due a backoff after
+// the attempt's end; without, zero keeps what the claim saved (the
+// backoff from the claim).
+func (w *Worker) retryAt(c *store.Claim, now time.Time) time.Time {
+	if w.cfg.ClaimLease <= 0 {
+		return time.Time{}
+	}
+	return now.Add(queue.Backoff(c.Attempts, w.cfg.RetryFirst, w.jitter()))
+}
+
 // unsure is the attempt recorded when building the real one panicked: what
 // is certain is kept (delivered, dropped), every other recipient stays
 // pending with a temporary "internal error" and is tried again at the
 // saved next attempt. Nothing is bounced, suppressed or notified without
 // its DSN, and nothing delivered is sent twice.
 func (w *Worker) unsure(c *store.Claim, outs []outcome, now time.Time) (store.Attempt, int, int) {
-	a := store.Attempt{MessageID: c.ID, At: now}
+	a := store.Attempt{MessageID: c.ID, At: now, NextAttempt: w.retryAt(c, now)}
 	pending := 0
 	for j, r := range c.Recipients {
 		o := outs[j]

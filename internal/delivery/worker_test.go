@@ -63,6 +63,7 @@ type wopts struct {
 	concurrency    int
 	maxLookups     int
 	batch          int
+	claimLease     time.Duration
 	notices        delivery.Notices
 	log            *slog.Logger // default: discarded
 	// refusePrivate leaves delivery.allow_private_networks off: the sink
@@ -134,6 +135,7 @@ func newWorkerEnv(t *testing.T, o wopts) *wenv {
 		Batch:          o.batch,
 		Notices:        o.notices,
 		RetryFirst:     time.Minute,
+		ClaimLease:     o.claimLease,
 		GiveUpAfter:    o.giveUp,
 		DelayNotice:    o.delayNotice,
 		Now:            clk.Now,
@@ -328,6 +330,50 @@ func TestTemporaryThenSuccessDeliversOnce(t *testing.T) {
 	if len(e.dsns()) != 0 {
 		t.Error("a DSN for a delivered message")
 	}
+}
+
+// TestClaimLease (issue 13): with a claim lease, a claimed message is
+// held for the lease (another node takes it over only after it), and the
+// attempt's result then saves the retry a backoff after the attempt.
+func TestClaimLease(t *testing.T) {
+	e := newWorkerEnv(t, wopts{claimLease: time.Hour, sink: testenv.SinkOptions{Rcpt: map[string]testenv.SinkReply{
+		"u@retry.test": {Err: &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}, Times: 1},
+	}}})
+	e.dns.Add("retry.test. 300 IN MX 10 mx.retry.test.", "mx.retry.test. 300 IN A 127.0.0.1")
+	ctx := context.Background()
+	crashed := e.enqueue("app@acme.test", "u@crash.test")
+	// A node claims it and dies before recording anything.
+	start := e.clock.Now()
+	cs, err := e.st.ClaimDue(ctx, start, 10, func(int) time.Time { return start.Add(time.Hour) })
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("claim: %+v %v", cs, err)
+	}
+	id := e.enqueue("app@acme.test", "u@retry.test")
+	e.round()
+	e.wantState(id, "u@retry.test", store.RcptPending, "451")
+	m, err := e.st.Message(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// RetryFirst is a minute, with up to 10% jitter: not the hour's lease.
+	if wait := m.NextAttempt.Sub(e.clock.Now()); wait < time.Minute || wait > 2*time.Minute {
+		t.Fatalf("next attempt %v after the attempt, want the backoff (1m to 1m6s)", wait)
+	}
+	e.clock.Add(2 * time.Minute)
+	if n := e.round(); n != 1 {
+		t.Fatalf("retry not claimed after the backoff: %d", n)
+	}
+	e.wantState(id, "u@retry.test", store.RcptDelivered, "250")
+	// The dead node's message waits for its lease, then is taken over.
+	e.dns.Add("crash.test. 300 IN MX 10 mx.crash.test.", "mx.crash.test. 300 IN A 127.0.0.1")
+	if n := e.round(); n != 0 {
+		t.Fatalf("a message claimed elsewhere was taken within its lease: %d", n)
+	}
+	e.clock.Add(time.Hour)
+	if n := e.round(); n != 1 {
+		t.Fatalf("the dead node's message not taken over after its lease: %d", n)
+	}
+	e.wantState(crashed, "u@crash.test", store.RcptDelivered, "250")
 }
 
 func TestPermanentFailureBouncesAndSuppresses(t *testing.T) {

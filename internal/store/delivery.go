@@ -84,6 +84,10 @@ type Attempt struct {
 	Updates       []RecipientUpdate
 	Events        []Event
 	DelayNotified bool
+	// NextAttempt, when not zero, is when the message is next due if
+	// recipients are still pending after this attempt; zero keeps the
+	// time its claim saved.
+	NextAttempt time.Time
 	// Suppress adds addresses to the message owner's suppression list.
 	Suppress []Suppression
 	// Notices are DSNs (bounces, delay notices) to enqueue in the same

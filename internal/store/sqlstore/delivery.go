@@ -143,6 +143,12 @@ func (db *DB) RecordAttempt(ctx context.Context, a store.Attempt) error {
 	if err := db.finishIfDone(ctx, tx, a.MessageID); err != nil {
 		return fmt.Errorf("store: record %s: %w", a.MessageID, err)
 	}
+	if !a.NextAttempt.IsZero() {
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET next_attempt_at = ? WHERE id = ? AND state = ?`,
+			micros(a.NextAttempt), a.MessageID, string(store.StateQueued)); err != nil {
+			return fmt.Errorf("store: record %s: %w", a.MessageID, err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: record %s: commit: %w", a.MessageID, err)
 	}

@@ -206,3 +206,38 @@ func testSuppressions(t *testing.T, s store.Store) {
 		t.Fatalf("remove twice: %v", err)
 	}
 }
+
+// testRecordAttemptNextAttempt: an attempt that leaves recipients pending
+// may save the retry time itself, replacing the lease its claim saved.
+func testRecordAttemptNextAttempt(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := mustCreateUser(t, s, "acme", "")
+	if err := s.EnqueueBatch(ctx, []store.NewMessage{simpleMessage("m1", u.ID)}); err != nil {
+		t.Fatal(err)
+	}
+	lease := base.Add(15 * time.Minute)
+	if cs, err := s.ClaimDue(ctx, base, 10, func(int) time.Time { return lease }); err != nil || len(cs) != 1 {
+		t.Fatalf("claim: %+v %v", cs, err)
+	}
+	retry := base.Add(2 * time.Minute)
+	if err := s.RecordAttempt(ctx, store.Attempt{MessageID: "m1", At: base.Add(time.Minute), NextAttempt: retry,
+		Updates: []store.RecipientUpdate{{Idx: 0, State: store.RcptDelivered, Result: "250 ok"}, {Idx: 1, State: store.RcptPending, Result: "451 later"}}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Message(ctx, "m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTime(t, "NextAttempt after the attempt", m.NextAttempt, stored(retry))
+	if cs, err := s.ClaimDue(ctx, retry, 10, func(int) time.Time { return lease.Add(time.Hour) }); err != nil || len(cs) != 1 || len(cs[0].Recipients) != 1 {
+		t.Fatalf("claim at the saved retry: %+v %v", cs, err)
+	}
+	// Once nothing is pending, a next attempt is not saved: the message is done.
+	if err := s.RecordAttempt(ctx, store.Attempt{MessageID: "m1", At: retry, NextAttempt: retry.Add(time.Hour),
+		Updates: []store.RecipientUpdate{{Idx: 1, State: store.RcptDelivered, Result: "250 ok"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.Message(ctx, "m1"); err != nil || m.State != store.StateDone || !m.NextAttempt.IsZero() {
+		t.Fatalf("finished message: %+v %v", m, err)
+	}
+}

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EnqueueConcurrent", testEnqueueConcurrent},
 		{"ClaimDue", testClaimDue},
 		{"RecordAttempt", testRecordAttempt},
+		{"RecordAttemptNextAttempt", testRecordAttemptNextAttempt},
 		{"RetryAndDrop", testRetryAndDrop},
 		{"ListMessages", testListMessages},
 		{"Suppressions", testSuppressions},
