@@ -1,0 +1,185 @@
+package app_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/postern/postern/internal/app"
+	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/smtpd"
+	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/testenv"
+)
+
+// cluster is n whole Postern nodes in this process on one PostgreSQL
+// database, with one DNS server and one receiving sink.
+type cluster struct {
+	nodes []*running
+	sink  *testenv.Sink
+}
+
+func startCluster(tb testing.TB, n int) *cluster {
+	tb.Helper()
+	dsn := testenv.PostgresDSN(tb)
+	d := testenv.StartDNS(tb)
+	d.Add("example.test. 300 IN MX 10 mx.example.test.", "mx.example.test. 300 IN A 127.0.0.1")
+	sink := testenv.StartSink(tb, testenv.SinkOptions{})
+	_, port, _ := net.SplitHostPort(sink.Addr)
+	c := &cluster{sink: sink}
+	var key string
+	ctx := context.Background()
+	for i := range n {
+		cfg := testenv.LoopbackConfig(tb)
+		cfg.Store.Driver, cfg.Store.DSN = config.DriverPostgres, dsn
+		cfg.DNS.Resolver = d.Addr
+		cfg.Delivery.Port, _ = strconv.Atoi(port)
+		cfg.Delivery.AllowPrivateNetworks = true
+		a, err := app.Open(ctx, cfg, nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if i == 0 {
+			u, err := a.Accounts.CreateUser(ctx, "acme", "")
+			if err != nil {
+				tb.Fatal(err)
+			}
+			if err := a.Store.AddDomain(ctx, store.Domain{Name: "example.test", UserID: u.ID, State: store.DomainTrusted, CreatedAt: time.Now()}); err != nil {
+				tb.Fatal(err)
+			}
+			if key, _, err = a.Accounts.CreateKey(ctx, "acme", "bench", nil); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		r, err := a.Start()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			r.Stop(ctx)
+			a.Close()
+		})
+		pem, err := os.ReadFile(filepath.Join(cfg.DataDir, "selfsigned-cert.pem"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		c.nodes = append(c.nodes, &running{app: a, r: r, sink: sink, key: key, tls: &tls.Config{RootCAs: pool, ServerName: "localhost"}})
+	}
+	return c
+}
+
+// submit sends n messages over conns connections spread over the nodes,
+// each message with its number in the subject; it returns the numbers
+// acknowledged.
+func (c *cluster) submit(tb testing.TB, conns, n int) {
+	var wg sync.WaitGroup
+	for k := range conns {
+		node := c.nodes[k%len(c.nodes)]
+		wg.Go(func() {
+			cl, err := smtp.DialTLS(node.r.Addrs[smtpd.Submissions][0].String(), node.tls)
+			if err != nil {
+				tb.Error(err)
+				return
+			}
+			defer cl.Close()
+			if err := cl.Auth(sasl.NewPlainClient("", "apikey", node.key)); err != nil {
+				tb.Error(err)
+				return
+			}
+			for i := k; i < n; i += conns {
+				msg := fmt.Sprintf("From: app@example.test\r\nSubject: m%06d\r\n\r\nmessage %d\r\n", i, i)
+				if err := cl.SendMail("app@example.test", []string{fmt.Sprintf("u%d@example.test", i%50)}, strings.NewReader(msg)); err != nil {
+					tb.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// delivered counts the distinct messages the sink has, and the copies
+// beyond one.
+func (c *cluster) delivered() (distinct, extra int) {
+	seen := map[string]int{}
+	for _, m := range c.sink.Messages() {
+		if i := strings.Index(string(m.Body), "Subject: m"); i >= 0 {
+			seen[string(m.Body[i:i+len("Subject: m000000")])]++
+		}
+	}
+	for _, n := range seen {
+		extra += n - 1
+	}
+	return len(seen), extra
+}
+
+func (c *cluster) waitDelivered(tb testing.TB, n int) {
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		got, _ := c.delivered()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d of %d delivered", got, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestClusterTwoNodesDeliverEachMessageOnce: mail submitted to either of
+// two nodes on one PostgreSQL is delivered, each message once, the
+// claims of the two delivery workers never overlapping.
+func TestClusterTwoNodesDeliverEachMessageOnce(t *testing.T) {
+	c := startCluster(t, 2)
+	c.submit(t, 4, 200)
+	c.waitDelivered(t, 200)
+	// Let anything claimed twice arrive twice before counting.
+	time.Sleep(500 * time.Millisecond)
+	if got, extra := c.delivered(); got != 200 || extra != 0 {
+		t.Fatalf("delivered %d distinct messages with %d extra copies; want 200, none extra", got, extra)
+	}
+}
+
+// BenchmarkCluster: the load of BenchmarkSubmitAndDeliver (16 connections,
+// implicit TLS + AUTH, delivery to a sink) on one and on two nodes sharing
+// one PostgreSQL, all in this process on this machine's cores.
+func BenchmarkCluster(b *testing.B) {
+	for _, n := range []int{1, 2} {
+		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
+			c := startCluster(b, n)
+			var before syscall.Rusage
+			syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+			b.ResetTimer()
+			t0 := time.Now()
+			c.submit(b, 16, b.N)
+			accepted := time.Since(t0)
+			c.waitDelivered(b, b.N)
+			delivered := time.Since(t0)
+			b.StopTimer()
+			var after syscall.Rusage
+			syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+			cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
+			b.ReportMetric(float64(b.N)/accepted.Seconds(), "accepted/s")
+			b.ReportMetric(float64(b.N)/delivered.Seconds(), "delivered/s")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/msg")
+		})
+	}
+}
