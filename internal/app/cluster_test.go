@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -182,4 +183,71 @@ func BenchmarkCluster(b *testing.B) {
 			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/msg")
 		})
 	}
+}
+
+// TestClusterHourlyLimitExactAcrossNodes (issue 13): a limit of 20
+// messages per hour for a user, with clients on both nodes racing, admits
+// exactly 20; the others are told to try later (451 4.7.0).
+func TestClusterHourlyLimitExactAcrossNodes(t *testing.T) {
+	c := startCluster(t, 2)
+	ctx := context.Background()
+	if err := c.nodes[0].app.Store.SetLimit(ctx, store.LimitRow{Kind: "user", Subject: "acme", Period: "hour", Messages: 20, Mode: "reject"}); err != nil {
+		t.Fatal(err)
+	}
+	// Ten connections per node (the per-address connection limit is
+	// for all of loopback), three messages each: 60 attempts.
+	const clients, each = 10, 3
+	var (
+		mu       sync.Mutex
+		accepted int
+		codes    = map[int]int{}
+		wg       sync.WaitGroup
+		start    = make(chan struct{})
+	)
+	for k := range 2 * clients {
+		node := c.nodes[k%2]
+		wg.Go(func() {
+			cl, err := smtp.DialTLS(node.r.Addrs[smtpd.Submissions][0].String(), node.tls)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer cl.Close()
+			if err := cl.Auth(sasl.NewPlainClient("", "apikey", node.key)); err != nil {
+				t.Error(err)
+				return
+			}
+			<-start
+			for i := range each {
+				msg := fmt.Sprintf("From: app@example.test\r\nSubject: m%06d\r\n\r\nrace %d\r\n", k*each+i, k)
+				err = cl.SendMail("app@example.test", []string{"u@example.test"}, strings.NewReader(msg))
+				mu.Lock()
+				var se *smtp.SMTPError
+				switch {
+				case err == nil:
+					accepted++
+				case errors.As(err, &se):
+					codes[se.Code]++
+					if se.Code != 451 || !strings.Contains(se.Message, "Rate limit") {
+						t.Errorf("refused with %d %v %q, want 451 4.7.0 Rate limit", se.Code, se.EnhancedCode, se.Message)
+					}
+				default:
+					t.Errorf("send: %v", err)
+				}
+				mu.Unlock()
+				if err != nil {
+					if err := cl.Reset(); err != nil {
+						t.Errorf("RSET: %v", err)
+						return
+					}
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if accepted != 20 || codes[451] != 2*clients*each-20 {
+		t.Fatalf("accepted %d and refused %v of %d racing over two nodes; want exactly 20 accepted", accepted, codes, 2*clients*each)
+	}
+	c.waitDelivered(t, 20)
 }
