@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // sched is the scheduler of Run and RunOnce: claimed jobs go to a queue
@@ -36,6 +37,10 @@ type sched struct {
 	dests   map[string]*dest // in line or served, by domain
 	line    []*dest          // waiting for their slots, first come first
 	stopped bool             // ctx ended or closed: no more destinations start
+	// idle, when not nil, is closed when a destination joins the line or
+	// a loop waits for a connection: loops lingering on idle connections
+	// (next) then give their slots up at once.
+	idle chan struct{}
 }
 
 // dest is one destination. Its fields are guarded by sched.mu.
@@ -50,6 +55,12 @@ type dest struct {
 	// waitingConn counts d's loops waiting for a connection slot: a loop
 	// of d does not give its connection up to them (next).
 	waitingConn atomic.Int32
+	// more, when not nil, is closed by add when jobs join d's queue: the
+	// loops lingering on an idle connection (next) wait on it.
+	more chan struct{}
+	// lingering counts d's loops waiting in next for more mail: jobs
+	// joining are theirs first, before new loops are started.
+	lingering int
 }
 
 // newSched starts a scheduler whose deliveries run under ctx.
@@ -84,12 +95,17 @@ func (s *sched) add(byDomain map[string][]*job, order []string) {
 			d = &dest{domain: domain}
 			s.dests[domain] = d
 			s.line = append(s.line, d)
+			s.wakeIdle()
 			select {
 			case s.kick <- struct{}{}:
 			default:
 			}
 		}
 		d.queue = append(d.queue, byDomain[domain]...)
+		if d.more != nil {
+			close(d.more)
+			d.more = nil
+		}
 		if d.serving {
 			s.spawn(d)
 		}
@@ -270,7 +286,7 @@ func (s *sched) resolve(domain string) (targets []target, res Result) {
 // spawn starts connection loops for d, as many as its queue has jobs, up
 // to PerDestination in all. The caller holds s.mu.
 func (s *sched) spawn(d *dest) {
-	n := min(s.w.cfg.PerDestination-d.loops, len(d.queue))
+	n := min(s.w.cfg.PerDestination-d.loops, len(d.queue)-d.lingering)
 	for range n {
 		d.loops++
 		d.wg.Add(1)
@@ -282,19 +298,81 @@ func (s *sched) spawn(d *dest) {
 // next gives a connection loop its next job, or nil when the loop is to
 // end: d's queue is empty (the last loop to go ends d), or the loop holds
 // a connection that a loop elsewhere is waiting for and d has another
-// loop to carry on.
+// loop to carry on. A loop with a connection and nothing to send waits
+// up to ConnLinger for more mail to d before it ends, unless a loop
+// elsewhere is waiting for a connection or a destination for a route
+// slot: mail that trickles in, a claim
+// at a time, reuses the connection instead of a new one (and a TLS
+// handshake) each.
 func (s *sched) next(d *dest, connected bool) *job {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	yield := connected && d.loops > 1 && s.w.connWaiting.Load() > d.waitingConn.Load()
-	if len(d.queue) > 0 && !yield {
-		jb := d.queue[0]
-		d.queue[0] = nil
-		d.queue = d.queue[1:]
-		return jb
+	var deadline time.Time
+	for {
+		waiting := s.w.connWaiting.Load() > d.waitingConn.Load()
+		yield := connected && d.loops > 1 && waiting
+		if len(d.queue) > 0 && !yield {
+			jb := d.queue[0]
+			d.queue[0] = nil
+			d.queue = d.queue[1:]
+			return jb
+		}
+		// Destinations in line wait for the route slot d holds.
+		if yield || !connected || waiting || len(s.line) > 0 || s.stopped || s.w.cfg.ConnLinger <= 0 {
+			break
+		}
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(s.w.cfg.ConnLinger)
+		}
+		if !now.Before(deadline) {
+			break
+		}
+		if d.more == nil {
+			d.more = make(chan struct{})
+		}
+		if s.idle == nil {
+			s.idle = make(chan struct{})
+		}
+		more, idle := d.more, s.idle
+		d.lingering++
+		s.mu.Unlock()
+		t := time.NewTimer(deadline.Sub(now))
+		select {
+		case <-more:
+		case <-idle:
+		case <-t.C:
+		case <-s.ctx.Done():
+		case <-s.quit:
+		}
+		t.Stop()
+		s.mu.Lock()
+		d.lingering--
+		if s.ctx.Err() != nil || s.closing() {
+			break
+		}
 	}
 	s.leave(d)
 	return nil
+}
+
+// wakeIdle ends the lingering of every idle connection loop. The caller
+// holds s.mu.
+func (s *sched) wakeIdle() {
+	if s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+}
+
+// closing reports whether close has been called.
+func (s *sched) closing() bool {
+	select {
+	case <-s.quit:
+		return true
+	default:
+		return false
+	}
 }
 
 // leave ends a connection loop of d; the last one ends d. The caller
@@ -382,7 +460,14 @@ func (s *sched) send(d *dest, jb *job, cn *conn) {
 	}()
 	if cn.c == nil {
 		d.waitingConn.Add(1)
+		w.connWaiting.Add(1)
+		// Connections held idle elsewhere are wanted here: counted as
+		// waiting first, so that a lingering loop woken sees it.
+		s.mu.Lock()
+		s.wakeIdle()
+		s.mu.Unlock()
 		ok := w.acquireConn(s.ctx)
+		w.connWaiting.Add(-1)
 		d.waitingConn.Add(-1)
 		if !ok {
 			finished = true
@@ -421,10 +506,8 @@ func (s *sched) send(d *dest, jb *job, cn *conn) {
 }
 
 // acquireConn takes a connection slot, or reports false when ctx ends
-// first.
+// first. The caller counts itself in connWaiting meanwhile.
 func (w *Worker) acquireConn(ctx context.Context) bool {
-	w.connWaiting.Add(1)
-	defer w.connWaiting.Add(-1)
 	select {
 	case w.sem <- struct{}{}:
 		return true

@@ -25,7 +25,7 @@ import (
 
 // WorkerConfig configures the delivery worker.
 type WorkerConfig struct {
-	Store    store.Store
+	Store    workerStore
 	Resolver dnsres.Resolver
 	Hostname string // EHLO name, Reporting-MTA, DSN From
 	Port     int    // destination port (25)
@@ -39,7 +39,11 @@ type WorkerConfig struct {
 	// fewer would leave connections idle behind routes that need one.
 	Concurrency    int
 	PerDestination int // connections per recipient domain; default 3
-	RetryFirst     time.Duration
+	// ConnLinger is how long a connection with nothing more to send stays
+	// open for more mail to its destination; default 1s, negative: none.
+	// (Postfix caches a connection for 2s: smtp_connection_cache_time_limit.)
+	ConnLinger time.Duration
+	RetryFirst time.Duration
 	// ClaimLease is the least time a claimed message stays with this
 	// node: the next attempt saved at the claim is at least this far
 	// ahead, and the attempt's result then saves the real retry time
@@ -82,6 +86,16 @@ type WorkerConfig struct {
 	Now  func() time.Time
 	Rand io.Reader
 	Log  *slog.Logger
+}
+
+// workerStore is what the worker needs of the store: claiming due
+// messages, reading their bodies and their owners' suppressions, and
+// recording the outcome (store.DeliveryStore, store.QueueStore).
+type workerStore interface {
+	ClaimDue(ctx context.Context, now time.Time, limit int, next func(attempt int) time.Time) ([]store.Claim, error)
+	MessageBody(ctx context.Context, id string) ([]byte, error)
+	Suppressed(ctx context.Context, userID int64, addresses []string) (map[string]store.Suppression, error)
+	RecordAttempt(ctx context.Context, a store.Attempt) error
 }
 
 // Notices prepares a message of Postern's own for the queue without
@@ -127,6 +141,9 @@ func NewWorker(cfg WorkerConfig) *Worker {
 	}
 	if cfg.PerDestination <= 0 {
 		cfg.PerDestination = 3
+	}
+	if cfg.ConnLinger == 0 {
+		cfg.ConnLinger = time.Second
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second

@@ -309,3 +309,31 @@ func TestPanicInConnectionLoopIsRecovered(t *testing.T) {
 		t.Errorf("ok@part.test delivered %d times, want 1", n)
 	}
 }
+
+// TestConnLingerReusesConnection: with the continuous scheduler a
+// destination's queue empties whenever mail trickles in a claim at a
+// time; its connection then waits (ConnLinger) for the next message
+// instead of closing, so the second message needs no new connection and
+// TLS handshake. Without the linger, each needs its own.
+func TestConnLingerReusesConnection(t *testing.T) {
+	for _, tc := range []struct {
+		linger time.Duration
+		conns  int
+	}{{time.Minute, 1}, {-1, 2}} {
+		t.Run(fmt.Sprint(tc.linger), func(t *testing.T) {
+			e := newWorkerEnv(t, wopts{connLinger: tc.linger})
+			e.dns.Add("ok.test. 300 IN MX 10 mx.ok.test.", "mx.ok.test. 300 IN A 127.0.0.1")
+			stop := e.run()
+			first := e.enqueue("app@acme.test", "a@ok.test")
+			e.worker.Wake()
+			waitFor(t, "the first message", func() bool { return e.state(first, "a@ok.test").State == store.RcptDelivered })
+			second := e.enqueue("app@acme.test", "b@ok.test")
+			e.worker.Wake()
+			waitFor(t, "the second message", func() bool { return e.state(second, "b@ok.test").State == store.RcptDelivered })
+			stop() // ends the lingering at once
+			if got := e.sink.Connections(); got != tc.conns {
+				t.Fatalf("%d connections for two messages, want %d", got, tc.conns)
+			}
+		})
+	}
+}

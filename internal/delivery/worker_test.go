@@ -64,6 +64,7 @@ type wopts struct {
 	maxLookups     int
 	batch          int
 	claimLease     time.Duration
+	connLinger     time.Duration
 	notices        delivery.Notices
 	log            *slog.Logger // default: discarded
 	// refusePrivate leaves delivery.allow_private_networks off: the sink
@@ -136,6 +137,7 @@ func newWorkerEnv(t *testing.T, o wopts) *wenv {
 		Notices:        o.notices,
 		RetryFirst:     time.Minute,
 		ClaimLease:     o.claimLease,
+		ConnLinger:     o.connLinger,
 		GiveUpAfter:    o.giveUp,
 		DelayNotice:    o.delayNotice,
 		Now:            clk.Now,
