@@ -40,9 +40,16 @@ const keyAttempts = 3
 
 // Service creates users and keys and checks credentials against Store.
 type Service struct {
-	Store store.Store
+	Store accountStore
 	Rand  io.Reader        // crypto/rand.Reader when nil
 	Now   func() time.Time // time.Now when nil
+}
+
+// accountStore is what the service needs of the store: users and keys,
+// and an account's allowed IPs (store.AbuseStore) for Admit.
+type accountStore interface {
+	store.AccountStore
+	AllowedIPs(ctx context.Context, accountID int64) ([]string, error)
 }
 
 func (s *Service) rand() io.Reader {

@@ -222,7 +222,7 @@ func TestAuthenticateStoreError(t *testing.T) {
 }
 
 type failingStore struct {
-	store.Store
+	accountStore
 	err error
 }
 

@@ -11,21 +11,12 @@ import (
 	"github.com/postern/postern/internal/store"
 )
 
-// memStore is an in-memory store.Store for tests: maps under a mutex,
-// honouring store.ErrNotFound and store.ErrExists. The queue is not needed
-// by this package and is not implemented.
+// memStore is an in-memory accountStore for tests: maps under a mutex,
+// honouring store.ErrNotFound and store.ErrExists.
 type memStore struct {
-	// The account service never touches delivery state; calling any of
-	// those methods on the fake panics on the nil interface.
-	store.DeliveryStore
+	// AllowedIPs is not kept (Admit is tested on SQLite): calling it on
+	// the fake panics on the nil interface.
 	store.AbuseStore
-	store.LimitStore
-	store.CounterStore
-	store.LeaseStore
-	store.RetentionStore
-	store.DomainStore
-	store.SenderStore
-	store.UserKeyStore
 
 	mu     sync.Mutex
 	nextID int64
@@ -35,9 +26,7 @@ type memStore struct {
 	lookups int
 }
 
-var _ store.Store = (*memStore)(nil)
-
-var errNotImplemented = errors.New("memStore: not implemented")
+var _ accountStore = (*memStore)(nil)
 
 func newMemStore() *memStore {
 	return &memStore{users: map[string]store.User{}, keys: map[string]store.APIKey{}}
@@ -156,21 +145,3 @@ func (m *memStore) setScopes(id string, scopes []string) {
 	k.Scopes = slices.Clone(scopes)
 	m.keys[id] = k
 }
-
-func (m *memStore) EnqueueBatch(context.Context, []store.NewMessage) error {
-	return errNotImplemented
-}
-
-func (m *memStore) Messages(context.Context) ([]store.Message, error) {
-	return nil, errNotImplemented
-}
-
-func (m *memStore) Message(context.Context, string) (store.Message, error) {
-	return store.Message{}, errNotImplemented
-}
-
-func (m *memStore) MessageBody(context.Context, string) ([]byte, error) {
-	return nil, errNotImplemented
-}
-
-func (m *memStore) Close() error { return nil }

@@ -56,12 +56,22 @@ var (
 
 // Service is the return path's two ends.
 type Service struct {
-	Store store.Store
+	Store bounceStore
 	Codec returnpath.Codec
 	// Abuse, when set, is told of each bounce (bounce-rate suspension).
 	Abuse *abuse.Watch
 	Now   func() time.Time // nil: time.Now
 	Log   *slog.Logger     // nil: discard
+}
+
+// bounceStore is what the service needs of the store: to choose a
+// sender, the From domain and the user; to take a bounce in, the message
+// its token names and a way to record the outcome.
+type bounceStore interface {
+	Domain(ctx context.Context, name string) (store.Domain, error)
+	UserByName(ctx context.Context, name string) (store.User, error)
+	Message(ctx context.Context, id string) (store.Message, error)
+	RecordAttempt(ctx context.Context, a store.Attempt) error
 }
 
 func (s *Service) now() time.Time {

@@ -40,8 +40,15 @@ import (
 
 // Signer signs messages for verified domains.
 type Signer struct {
-	Store store.Store
+	Store signerStore
 	Now   func() time.Time
+}
+
+// signerStore is what a Signer needs of the store: domains by name, and
+// the single senders of an address.
+type signerStore interface {
+	domainGetter
+	SendersByAddress(ctx context.Context, address string) ([]store.Sender, error)
 }
 
 // FromDomain returns the domain of the message's single From address, or

@@ -56,6 +56,13 @@ type Change struct {
 	Why    string
 }
 
+// recheckStore is what Recheck needs of the store: the domains, and a
+// way to change one.
+type recheckStore interface {
+	Domains(ctx context.Context, userName string) ([]store.Domain, error)
+	ChangeDomain(ctx context.Context, name string, ch store.DomainChange) error
+}
+
 // Recheck verifies every DNS-verified domain again. One whose DKIM
 // records are definitely gone (not a temporary DNS failure) goes back to
 // pending: mail from it is refused until `postern domain verify` passes
@@ -64,7 +71,7 @@ type Change struct {
 // are followed too: each change of one is recorded, and the companion
 // signs only while its record is there. Each domain's changes are one
 // transaction. Operator-trusted domains are left alone.
-func Recheck(ctx context.Context, st store.Store, r dnsres.Resolver, cfg domain.Config, now time.Time) ([]Change, error) {
+func Recheck(ctx context.Context, st recheckStore, r dnsres.Resolver, cfg domain.Config, now time.Time) ([]Change, error) {
 	list, err := st.Domains(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("identity: recheck: %w", err)

@@ -19,9 +19,15 @@ var ErrClosed = errors.New("queue: closed")
 // DefaultMaxBatch bounds how many messages share one transaction.
 const DefaultMaxBatch = 128
 
+// batchStore is what the queue needs of the store: the durable commit of
+// a batch (store.QueueStore's EnqueueBatch).
+type batchStore interface {
+	EnqueueBatch(ctx context.Context, msgs []store.NewMessage) error
+}
+
 // Queue batches Enqueue calls into group commits.
 type Queue struct {
-	store    store.Store
+	store    batchStore
 	log      *slog.Logger
 	maxBatch int
 	notify   func()
@@ -44,7 +50,7 @@ type Options struct {
 }
 
 // New returns a queue over st. Run must be started for Enqueue to proceed.
-func New(st store.Store, opts Options) *Queue {
+func New(st batchStore, opts Options) *Queue {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = DefaultMaxBatch
 	}
@@ -141,7 +147,7 @@ func NewID(now time.Time, rand io.Reader) (string, error) {
 
 // Direct stores each message in a transaction of its own, without the
 // committer: for one-off writers such as the CLI, where nothing runs Run.
-type Direct struct{ Store store.Store }
+type Direct struct{ Store batchStore }
 
 // Enqueue stores m durably; it returns nil only after the commit is synced.
 func (d Direct) Enqueue(ctx context.Context, m store.NewMessage) error {

@@ -14,16 +14,17 @@ import (
 // Service decides whether a principal may send now. It counts in process
 // (New) or in the store (NewShared); see the package doc.
 type Service struct {
-	store    store.Store
-	defaults []ratelimit.Limit
-	lim      *ratelimit.Limiter // nil in shared mode
-	log      *slog.Logger       // shared mode: failed give-backs
+	limitStore   store.LimitStore   // the overrides; in process, the usage to seed from
+	counterStore store.CounterStore // shared mode only; nil in process
+	defaults     []ratelimit.Limit
+	lim          *ratelimit.Limiter // nil in shared mode
+	log          *slog.Logger       // shared mode: failed give-backs
 }
 
 // New returns a service that counts in process, for a store one node
 // owns; Seed must be called before it serves.
-func New(st store.Store, defaults []ratelimit.Limit) *Service {
-	return &Service{store: st, defaults: defaults, lim: ratelimit.NewLimiter()}
+func New(st store.LimitStore, defaults []ratelimit.Limit) *Service {
+	return &Service{limitStore: st, defaults: defaults, lim: ratelimit.NewLimiter()}
 }
 
 // Seed restores the current windows' counts from the store. In shared
@@ -34,7 +35,7 @@ func (s *Service) Seed(ctx context.Context, now time.Time) error {
 	}
 	for _, p := range ratelimit.Periods() {
 		start, _ := ratelimit.Window(p, now)
-		rows, err := s.store.UsageSince(ctx, start)
+		rows, err := s.limitStore.UsageSince(ctx, start)
 		if err != nil {
 			return fmt.Errorf("quota: seed: %w", err)
 		}
@@ -70,7 +71,7 @@ func Tally(rows []store.UsageRow) map[ratelimit.Subject]ratelimit.Counts {
 // limits returns the subject's limits: the store's overrides merged over
 // the defaults (users) or alone (keys).
 func (s *Service) limits(ctx context.Context, kind, subject string) ([]ratelimit.Limit, error) {
-	rows, err := s.store.Limits(ctx, kind, subject)
+	rows, err := s.limitStore.Limits(ctx, kind, subject)
 	if err != nil {
 		return nil, err
 	}

@@ -18,11 +18,18 @@ const giveBackTimeout = 10 * time.Second
 // several nodes share: each Check and Reserve is one st.UpdateCounters, so
 // every node sees every other's counts. log receives failed give-backs.
 // st and log must not be nil. Seed does nothing in this mode.
-func NewShared(st store.Store, defaults []ratelimit.Limit, log *slog.Logger) *Service {
+func NewShared(st sharedStore, defaults []ratelimit.Limit, log *slog.Logger) *Service {
 	if st == nil || log == nil {
 		panic("quota: NewShared: nil store or logger")
 	}
-	return &Service{store: st, defaults: defaults, log: log}
+	return &Service{limitStore: st, counterStore: st, defaults: defaults, log: log}
+}
+
+// sharedStore is what shared mode needs of the store: the limit overrides
+// and the counters.
+type sharedStore interface {
+	store.LimitStore
+	store.CounterStore
 }
 
 // checkShared judges one more message at req.Now from the store's counts
@@ -30,7 +37,7 @@ func NewShared(st store.Store, defaults []ratelimit.Limit, log *slog.Logger) *Se
 func (s *Service) checkShared(ctx context.Context, req ratelimit.Request) (ratelimit.Decision, error) {
 	subjects := distinct(req.Subjects)
 	var d ratelimit.Decision
-	err := s.store.UpdateCounters(ctx, texts(subjects), req.Now, func(cur []store.Counter) ([]store.Counter, error) {
+	err := s.counterStore.UpdateCounters(ctx, texts(subjects), req.Now, func(cur []store.Counter) ([]store.Counter, error) {
 		tab := tableOf(cur)
 		usage := ratelimit.Usage{}
 		for _, subj := range subjects {
@@ -57,7 +64,7 @@ func (s *Service) reserveShared(ctx context.Context, req ratelimit.Request) (rat
 	names := texts(subjects)
 	var d ratelimit.Decision
 	var taken []store.Counter
-	err := s.store.UpdateCounters(ctx, names, req.Now, func(cur []store.Counter) ([]store.Counter, error) {
+	err := s.counterStore.UpdateCounters(ctx, names, req.Now, func(cur []store.Counter) ([]store.Counter, error) {
 		var at time.Time
 		d, at = ratelimit.Plan(req, req.Now, tableOf(cur).lookup)
 		taken = nil
@@ -81,7 +88,7 @@ func (s *Service) reserveShared(ctx context.Context, req ratelimit.Request) (rat
 func (s *Service) giveBack(names []string, at time.Time, taken []store.Counter) {
 	ctx, cancel := context.WithTimeout(context.Background(), giveBackTimeout)
 	defer cancel()
-	err := s.store.UpdateCounters(ctx, names, at, func(cur []store.Counter) ([]store.Counter, error) {
+	err := s.counterStore.UpdateCounters(ctx, names, at, func(cur []store.Counter) ([]store.Counter, error) {
 		live := tableOf(cur)
 		var back []store.Counter
 		for _, c := range taken {

@@ -110,8 +110,10 @@ type Message struct {
 	NextAttempt time.Time
 }
 
-// Store is what Postern needs from its database.
-type Store interface {
+// AccountStore keeps users and their API keys: the basics that
+// authentication and account creation need. UserKeyStore has the rest of
+// their management.
+type AccountStore interface {
 	// CreateUser creates an account (parent == "") or a subuser of the
 	// account named parent. Subusers cannot have subusers.
 	CreateUser(ctx context.Context, name, parent string) (User, error)
@@ -125,14 +127,27 @@ type Store interface {
 	APIKeys(ctx context.Context, userName string) ([]APIKey, error)
 	// RevokeAPIKey marks a key revoked; revoking twice is not an error.
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+}
 
+// QueueStore takes messages into the queue, durably (the package's
+// contract), and reads them back. DeliveryStore has their delivery state.
+type QueueStore interface {
 	// EnqueueBatch commits all messages in one transaction and returns only
 	// once they are on stable storage.
 	EnqueueBatch(ctx context.Context, msgs []NewMessage) error
 	Messages(ctx context.Context) ([]Message, error)
 	Message(ctx context.Context, id string) (Message, error)
 	MessageBody(ctx context.Context, id string) ([]byte, error)
+}
 
+// Store is what Postern needs from its database: every part below, which
+// a driver implements together. Only the places that know everything (app,
+// admin) hold a whole Store; a service takes the parts it uses, as a small
+// interface of its own.
+type Store interface {
+	AccountStore
+	UserKeyStore
+	QueueStore
 	DeliveryStore
 	AbuseStore
 	LimitStore
@@ -141,7 +156,6 @@ type Store interface {
 	RetentionStore
 	DomainStore
 	SenderStore
-	UserKeyStore
 
 	Close() error
 }

@@ -25,7 +25,7 @@ type UserSettings struct {
 }
 
 // UserKeyStore is what the management of users and API keys needs beyond
-// the basics of Store.
+// the basics of AccountStore.
 type UserKeyStore interface {
 	// AddUser creates the user u describes, as CreateUser does (the same
 	// errors), with its profile.

@@ -16,7 +16,7 @@ import (
 
 // Config is what the listener needs.
 type Config struct {
-	// Senders redeems confirmation codes; a store.Store is one. Required.
+	// Senders redeems confirmation codes; a store.SenderStore is one. Required.
 	Senders sendercode.Confirmer
 	// Send serves POST /v3/mail/send (sendapi.New). Required.
 	Send http.Handler
