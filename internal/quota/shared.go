@@ -15,8 +15,8 @@ import (
 const giveBackTimeout = 10 * time.Second
 
 // NewShared returns a service that keeps its counters in st, for a store
-// several nodes share: each Check and Reserve is one st.UpdateCounters, so
-// every node sees every other's counts. log receives failed give-backs.
+// several nodes share: each Reserve is one st.UpdateCounters, so every
+// node sees every other's counts; a Check reads them without locking. log receives failed give-backs.
 // st and log must not be nil. Seed does nothing in this mode.
 func NewShared(st sharedStore, defaults []ratelimit.Limit, log *slog.Logger) *Service {
 	if st == nil || log == nil {
@@ -37,21 +37,21 @@ type sharedStore interface {
 func (s *Service) checkShared(ctx context.Context, req ratelimit.Request) (ratelimit.Decision, error) {
 	subjects := distinct(req.Subjects)
 	var d ratelimit.Decision
-	err := s.counterStore.UpdateCounters(ctx, texts(subjects), req.Now, func(cur []store.Counter) ([]store.Counter, error) {
-		tab := tableOf(cur)
-		usage := ratelimit.Usage{}
-		for _, subj := range subjects {
-			usage[subj] = map[ratelimit.Period]ratelimit.Counts{}
-			for _, p := range ratelimit.Periods() {
-				usage[subj][p] = tab.lookup(subj, p, req.Now)
-			}
-		}
-		d = ratelimit.Decide(req, usage)
-		return nil, nil
-	})
+	// A snapshot, without the subjects' locks: Check decides nothing, and
+	// Reserve decides again under them.
+	cur, err := s.counterStore.Counters(ctx, texts(subjects), req.Now)
 	if err != nil {
 		return ratelimit.Decision{}, fmt.Errorf("quota: check: %w", err)
 	}
+	tab := tableOf(cur)
+	usage := ratelimit.Usage{}
+	for _, subj := range subjects {
+		usage[subj] = map[ratelimit.Period]ratelimit.Counts{}
+		for _, p := range ratelimit.Periods() {
+			usage[subj][p] = tab.lookup(subj, p, req.Now)
+		}
+	}
+	d = ratelimit.Decide(req, usage)
 	return d, nil
 }
 

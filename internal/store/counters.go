@@ -26,6 +26,10 @@ type CounterStore interface {
 	// count never goes below zero), or an error, which rolls everything
 	// back. The changes are committed before UpdateCounters returns.
 	UpdateCounters(ctx context.Context, subjects []string, now time.Time, fn func(current []Counter) ([]Counter, error)) error
+	// Counters reads the subjects' counters of the windows that end after
+	// now, without waiting for or holding any lock: a snapshot, for
+	// questions that decide nothing (quota's Check at MAIL).
+	Counters(ctx context.Context, subjects []string, now time.Time) ([]Counter, error)
 	// DeleteCounters removes the counters of windows that ended at or
 	// before now, and reports how many.
 	DeleteCounters(ctx context.Context, now time.Time) (int64, error)

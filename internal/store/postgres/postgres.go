@@ -128,21 +128,21 @@ func mapErr(err error) error {
 // durable before the 250 is sent; a crash can lose only reservations of
 // messages not yet acknowledged.
 func lockSubjects(ctx context.Context, tx *sqlstore.Tx, subjects []string) error {
-	if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
-		return err
-	}
 	keys := make([]int64, 0, len(subjects))
 	for _, s := range subjects {
 		keys = append(keys, advisoryKey("counter:"+s))
 	}
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
-	for _, k := range keys {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, k); err != nil {
-			return err
-		}
+	// One round trip, the locks taken left to right, in sorted order.
+	q := `SELECT set_config('synchronous_commit', 'off', true)`
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		q += `, pg_advisory_xact_lock(?)`
+		args[i] = k
 	}
-	return nil
+	_, err := tx.ExecContext(ctx, q, args...)
+	return err
 }
 
 // advisoryKey is the 64-bit advisory lock key of a name.

@@ -26,51 +26,85 @@ func (db *DB) UpdateCounters(ctx context.Context, subjects []string, now time.Ti
 			return fmt.Errorf("store: counters: lock: %w", err)
 		}
 	}
-	var current []store.Counter
-	if len(subjects) > 0 {
-		args := []any{micros(now)}
-		for _, s := range subjects {
-			args = append(args, s)
-		}
-		current, err = queryAll(ctx, tx, "counters", scanCounter,
-			`SELECT subject, period, window_start, window_end, messages, recipients FROM counters
-			WHERE window_end > ? AND subject IN (?`+strings.Repeat(`, ?`, len(subjects)-1)+`)
-			ORDER BY subject, period, window_start`, args...)
-		if err != nil {
-			return err
-		}
+	current, err := db.counters(ctx, tx, subjects, now)
+	if err != nil {
+		return err
 	}
 	changes, err := fn(current)
 	if err != nil {
 		return err
 	}
+	// Additions in one statement (a reservation: four periods for each of
+	// two or three subjects); give-backs, rare, one by one.
+	// One row may be named once per statement: changes to the same
+	// window are summed first.
+	var add []store.Counter
+	at := map[[3]string]int{}
 	for _, c := range changes {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO counters (subject, period, window_start, window_end, messages, recipients)
-			VALUES (?, ?, ?, ?, ?, ?)
+		if c.Messages <= 0 && c.Recipients <= 0 {
+			continue
+		}
+		c.Messages, c.Recipients = max(c.Messages, 0), max(c.Recipients, 0)
+		k := [3]string{c.Subject, c.Period, fmt.Sprint(micros(c.Start))}
+		if i, ok := at[k]; ok {
+			add[i].Messages += c.Messages
+			add[i].Recipients += c.Recipients
+			continue
+		}
+		at[k] = len(add)
+		add = append(add, c)
+	}
+	if len(add) > 0 {
+		q := `INSERT INTO counters (subject, period, window_start, window_end, messages, recipients) VALUES (?, ?, ?, ?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?, ?, ?, ?)`, len(add)-1) + `
 			ON CONFLICT (subject, period, window_start) DO UPDATE SET
-				messages = CASE WHEN counters.messages + excluded.messages > 0 THEN counters.messages + excluded.messages ELSE 0 END,
-				recipients = CASE WHEN counters.recipients + excluded.recipients > 0 THEN counters.recipients + excluded.recipients ELSE 0 END`,
-			c.Subject, c.Period, micros(c.Start), micros(c.End), max(c.Messages, 0), max(c.Recipients, 0)); err != nil {
+				messages = counters.messages + excluded.messages,
+				recipients = counters.recipients + excluded.recipients`
+		args := make([]any, 0, 6*len(add))
+		for _, c := range add {
+			args = append(args, c.Subject, c.Period, micros(c.Start), micros(c.End), max(c.Messages, 0), max(c.Recipients, 0))
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("store: counters: %w", err)
 		}
-		if c.Messages < 0 || c.Recipients < 0 {
-			// A give-back to a window nobody has counted in yet must not
-			// create counts: the INSERT above wrote zeros, the UPDATE
-			// subtracts from what is there.
-			if _, err := tx.ExecContext(ctx, `UPDATE counters SET
-					messages = CASE WHEN messages + ? > 0 THEN messages + ? ELSE 0 END,
-					recipients = CASE WHEN recipients + ? > 0 THEN recipients + ? ELSE 0 END
-				WHERE subject = ? AND period = ? AND window_start = ?`,
-				min(c.Messages, 0), min(c.Messages, 0), min(c.Recipients, 0), min(c.Recipients, 0),
-				c.Subject, c.Period, micros(c.Start)); err != nil {
-				return fmt.Errorf("store: counters: %w", err)
-			}
+	}
+	for _, c := range changes {
+		if c.Messages >= 0 && c.Recipients >= 0 {
+			continue
+		}
+		// A give-back to a window nobody counted in creates nothing.
+		if _, err := tx.ExecContext(ctx, `UPDATE counters SET
+				messages = CASE WHEN messages + ? > 0 THEN messages + ? ELSE 0 END,
+				recipients = CASE WHEN recipients + ? > 0 THEN recipients + ? ELSE 0 END
+			WHERE subject = ? AND period = ? AND window_start = ?`,
+			min(c.Messages, 0), min(c.Messages, 0), min(c.Recipients, 0), min(c.Recipients, 0),
+			c.Subject, c.Period, micros(c.Start)); err != nil {
+			return fmt.Errorf("store: counters: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: counters: commit: %w", err)
 	}
 	return nil
+}
+
+// Counters reads the subjects' live counters, taking no lock.
+func (db *DB) Counters(ctx context.Context, subjects []string, now time.Time) ([]store.Counter, error) {
+	return db.counters(ctx, db.r, subjects, now)
+}
+
+func (db *DB) counters(ctx context.Context, q querier, subjects []string, now time.Time) ([]store.Counter, error) {
+	if len(subjects) == 0 {
+		return nil, nil
+	}
+	args := []any{micros(now)}
+	for _, s := range subjects {
+		args = append(args, s)
+	}
+	return queryAll(ctx, q, "counters", scanCounter,
+		`SELECT subject, period, window_start, window_end, messages, recipients FROM counters
+		WHERE window_end > ? AND subject IN (?`+strings.Repeat(`, ?`, len(subjects)-1)+`)
+		ORDER BY subject, period, window_start`, args...)
 }
 
 func scanCounter(r rowScanner) (store.Counter, error) {

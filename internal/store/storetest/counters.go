@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -47,6 +48,16 @@ func testCounters(t *testing.T, s store.Store) {
 		got[1].Subject != "user acme" || got[1].Messages != 1 || got[1].Recipients != 3 || got[0].Period != "hour" {
 		t.Fatalf("counters = %+v", got)
 	}
+	snap, err := s.Counters(ctx, []string{"key k1", "user acme", "user other"}, now)
+	if err != nil || fmt.Sprint(snap) != fmt.Sprint(got) {
+		t.Errorf("Counters = %+v, %v; want what UpdateCounters sees, %+v", snap, err, got)
+	}
+	// Two changes to one window in one update add up.
+	add(hourWindow("user acme", now, 1, 1), hourWindow("user acme", now, 1, 1))
+	if got := read("user acme"); got[0].Messages != 3 || got[0].Recipients != 5 {
+		t.Fatalf("after two changes to one window: %+v", got)
+	}
+	add(hourWindow("user acme", now, -2, -2))
 	checkTime(t, "window start", got[0].Start, now.UTC().Truncate(time.Hour))
 	checkTime(t, "window end", got[0].End, now.UTC().Truncate(time.Hour).Add(time.Hour))
 	if got := read("user other"); len(got) != 0 {
@@ -68,7 +79,7 @@ func testCounters(t *testing.T, s store.Store) {
 
 	// An error from fn writes nothing.
 	boom := errors.New("refused")
-	err := s.UpdateCounters(ctx, []string{"key k1"}, now, func([]store.Counter) ([]store.Counter, error) {
+	err = s.UpdateCounters(ctx, []string{"key k1"}, now, func([]store.Counter) ([]store.Counter, error) {
 		return []store.Counter{hourWindow("key k1", now, 100, 100)}, boom
 	})
 	if !errors.Is(err, boom) {
