@@ -154,6 +154,7 @@ type Store interface {
 	CounterStore
 	LeaseStore
 	RetentionStore
+	WebhookStore
 	DomainStore
 	SenderStore
 

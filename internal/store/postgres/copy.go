@@ -14,11 +14,12 @@ var copyTables = []string{
 	"users", "api_keys", "ip_allowlist", "limits", "counters", "leases",
 	"domains", "domain_events", "senders", "secrets", "suppressions",
 	"messages", "message_recipients", "events",
+	"webhooks", "webhook_outbox",
 }
 
 // identityTables have an id column PostgreSQL generates: after a copy
 // their sequences are moved past the ids copied.
-var identityTables = []string{"users", "ip_allowlist", "domains", "domain_events", "senders", "events"}
+var identityTables = []string{"users", "ip_allowlist", "domains", "domain_events", "senders", "events", "webhook_outbox"}
 
 // CopyCount is how many rows of one table Copy moved.
 type CopyCount struct {

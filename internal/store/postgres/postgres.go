@@ -38,7 +38,7 @@ type Options struct {
 var dialect = sqlstore.Dialect{
 	Numbered:     true,
 	MapErr:       mapErr,
-	ClaimLock:    ` FOR UPDATE OF m SKIP LOCKED`,
+	SkipLocked:   ` FOR UPDATE OF %s SKIP LOCKED`,
 	NoLimit:      nil,
 	LockCounters: lockSubjects,
 }

@@ -282,6 +282,34 @@ var migrations = []string{
 	ALTER TABLE messages ADD COLUMN purged_at BIGINT;
 	UPDATE messages SET rcpt_count = (SELECT COUNT(*) FROM message_recipients r WHERE r.message_id = messages.id);
 	CREATE INDEX messages_finished ON messages(state, created_at);`,
+	// 17: event webhooks and their outbox (issue 15): a row per event and
+	// webhook, written with the event.
+	`CREATE TABLE webhooks (
+		id              TEXT    PRIMARY KEY,
+		user_id         INTEGER NOT NULL REFERENCES users(id),
+		url             TEXT    NOT NULL,
+		enabled         INTEGER NOT NULL,
+		friendly_name   TEXT    NOT NULL DEFAULT '',
+		events          TEXT    NOT NULL,
+		signed          INTEGER NOT NULL DEFAULT 0,
+		private_key     BLOB    NOT NULL DEFAULT x'',
+		created_at      BIGINT  NOT NULL,
+		updated_at      BIGINT  NOT NULL,
+		last_success_at BIGINT,
+		last_error      TEXT    NOT NULL DEFAULT '',
+		last_error_at   BIGINT
+	);
+	CREATE INDEX webhooks_user ON webhooks(user_id, created_at);
+	CREATE TABLE webhook_outbox (
+		id              INTEGER PRIMARY KEY AUTOINCREMENT,
+		webhook_id      TEXT    NOT NULL REFERENCES webhooks(id),
+		event_id        INTEGER NOT NULL REFERENCES events(id),
+		next_attempt_at BIGINT  NOT NULL,
+		attempts        INTEGER NOT NULL DEFAULT 0,
+		created_at      BIGINT  NOT NULL
+	);
+	CREATE INDEX webhook_outbox_due ON webhook_outbox(next_attempt_at, id);
+	CREATE INDEX webhook_outbox_hook ON webhook_outbox(webhook_id);`,
 }
 
 // migrate brings the database up to len(migrations), each migration in its

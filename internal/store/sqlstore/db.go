@@ -20,11 +20,12 @@ type Dialect struct {
 	// unique or primary-key violation wraps store.ErrExists, a foreign-key
 	// violation store.ErrNotFound. Any other error is returned as it is.
 	MapErr func(error) error
-	// ClaimLock is appended to the SELECT of due messages in ClaimDue:
-	// PostgreSQL's "FOR UPDATE OF m SKIP LOCKED", so that nodes claiming
-	// at once take different messages instead of waiting for each other.
+	// SkipLocked is appended to the SELECT of a claim (due messages, due
+	// webhook events), with the claimed table's alias for %s:
+	// PostgreSQL's " FOR UPDATE OF %s SKIP LOCKED", so that nodes claiming
+	// at once take different rows instead of waiting for each other.
 	// SQLite needs none: its write transactions run one at a time.
-	ClaimLock string
+	SkipLocked string
 	// NoLimit is the LIMIT argument that means "no limit": -1 for SQLite,
 	// NULL (nil) for PostgreSQL.
 	NoLimit any
@@ -91,6 +92,14 @@ func (db *DB) Close() error {
 // driver's own tests and tools (migrations, copying).
 func (db *DB) WriterPool() *sql.DB { return db.w.db }
 func (db *DB) ReaderPool() *sql.DB { return db.r.db }
+
+// skipLocked is the SkipLocked clause for the table aliased alias.
+func (d *Dialect) skipLocked(alias string) string {
+	if d.SkipLocked == "" {
+		return ""
+	}
+	return fmt.Sprintf(d.SkipLocked, alias)
+}
 
 func (db *DB) mapErr(err error) error {
 	if err == nil {

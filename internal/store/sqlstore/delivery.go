@@ -10,7 +10,7 @@ import (
 )
 
 const (
-	insertEventQuery = `INSERT INTO events (message_id, recipient, type, detail, at) VALUES (?, ?, ?, ?, ?)`
+	insertEventQuery = `INSERT INTO events (message_id, recipient, type, detail, at) VALUES (?, ?, ?, ?, ?) RETURNING id`
 	claimSelectQuery = `SELECT m.id, m.user_id, u.name, m.mail_from, m.created_at, m.attempts, m.delay_notified
 		FROM messages m JOIN users u ON u.id = m.user_id WHERE m.state = ? AND m.next_attempt_at <= ?
 		ORDER BY m.next_attempt_at, m.id LIMIT ?`
@@ -160,12 +160,15 @@ func (db *DB) insertEvents(ctx context.Context, tx *Tx, events []store.Event) er
 		return nil
 	}
 	ins := tx.StmtContext(ctx, db.st.insertEvent)
+	ids := make([]int64, 0, len(events))
 	for _, e := range events {
-		if _, err := ins.ExecContext(ctx, e.MessageID, e.Recipient, string(e.Type), e.Detail, micros(e.At)); err != nil {
+		var id int64
+		if err := ins.QueryRowContext(ctx, e.MessageID, e.Recipient, string(e.Type), e.Detail, micros(e.At)).Scan(&id); err != nil {
 			return db.mapErr(err)
 		}
+		ids = append(ids, id)
 	}
-	return nil
+	return db.outboxEnqueue(ctx, tx, ids)
 }
 
 // finishIfDone marks the message done when no recipient is pending.

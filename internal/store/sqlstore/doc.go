@@ -13,7 +13,7 @@
 // connection, BEGIN IMMEDIATE); PostgreSQL runs them at READ COMMITTED
 // side by side. What must not race says so in the SQL itself: a claim
 // locks the rows it takes and skips the rows others hold (Dialect
-// ClaimLock), counters are updated under a per-subject lock
+// SkipLocked), counters are updated under a per-subject lock
 // (Dialect.LockCounters), and uniqueness is left to constraints, whose
 // violations become store.ErrExists whichever transaction loses.
 //

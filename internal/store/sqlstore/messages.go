@@ -146,6 +146,7 @@ func (db *DB) insertMessages(ctx context.Context, tx *Tx, msgs []store.NewMessag
 	insMsg := tx.StmtContext(ctx, db.st.insertMessage)
 	insRcpt := tx.StmtContext(ctx, db.st.insertRecipient)
 	insEvent := tx.StmtContext(ctx, db.st.insertEvent)
+	var eventIDs []int64
 	for _, m := range msgs {
 		body := m.Body
 		if body == nil {
@@ -159,12 +160,14 @@ func (db *DB) insertMessages(ctx context.Context, tx *Tx, msgs []store.NewMessag
 			if _, err := insRcpt.ExecContext(ctx, m.ID, i, addr); err != nil {
 				return fmt.Errorf("store: enqueue %s: recipient %d: %w", m.ID, i, db.mapErr(err))
 			}
-			if _, err := insEvent.ExecContext(ctx, m.ID, addr, string(store.EventProcessed), "", micros(m.CreatedAt)); err != nil {
+			var id int64
+			if err := insEvent.QueryRowContext(ctx, m.ID, addr, string(store.EventProcessed), "", micros(m.CreatedAt)).Scan(&id); err != nil {
 				return fmt.Errorf("store: enqueue %s: event: %w", m.ID, db.mapErr(err))
 			}
+			eventIDs = append(eventIDs, id)
 		}
 	}
-	return nil
+	return db.outboxEnqueue(ctx, tx, eventIDs)
 }
 
 // due is when a new message is first due: at once, or when its hold ends.

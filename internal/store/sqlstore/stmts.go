@@ -50,7 +50,7 @@ func prepareStmts(ctx context.Context, r, w *pool, d *Dialect) (*stmts, error) {
 		{&s.messageBody, r, messageBodyQuery},
 		{&s.suppressed, r, suppressedQuery},
 
-		{&s.claimSelect, w, claimSelectQuery + d.ClaimLock},
+		{&s.claimSelect, w, claimSelectQuery + d.skipLocked("m")},
 		{&s.claimUpdate, w, claimUpdateQuery},
 		{&s.pendingRecipients, w, pendingRecipientsQuery},
 		{&s.updateRecipient, w, updateRecipientQuery},

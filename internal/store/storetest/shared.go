@@ -32,6 +32,7 @@ func RunShared(t *testing.T, open func(t *testing.T, n int) []store.Store) {
 	t.Run("ClaimTakenOver", func(t *testing.T) { testClaimTakenOver(t, fresh(t, 2)) })
 	t.Run("CountersConcurrent", func(t *testing.T) { testCountersConcurrent(t, fresh(t, 3)) })
 	t.Run("LeaseRace", func(t *testing.T) { testLeaseRace(t, fresh(t, 3)) })
+	t.Run("OutboxClaimConcurrent", func(t *testing.T) { testOutboxClaimConcurrent(t, fresh(t, 3)) })
 }
 
 // testClaimConcurrent: handles claiming due messages at once, several
