@@ -21,6 +21,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/postern/postern/internal/app"
+	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/smtpd"
 	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/testenv"
@@ -40,11 +41,29 @@ type running struct {
 
 func start(tb testing.TB) *running {
 	tb.Helper()
+	d, sink := startPeers(tb)
+	return startNode(tb, d, sink, "", nil)
+}
+
+// startPeers starts the DNS server, where example.test's MX is 127.0.0.1,
+// and the receiving sink.
+func startPeers(tb testing.TB) (*testenv.DNSServer, *testenv.Sink) {
 	d := testenv.StartDNS(tb)
 	d.Add("example.test. 300 IN MX 10 mx.example.test.", "mx.example.test. 300 IN A 127.0.0.1")
-	sink := testenv.StartSink(tb, testenv.SinkOptions{})
+	return d, testenv.StartSink(tb, testenv.SinkOptions{})
+}
+
+// startNode opens and starts one Postern delivering through d to sink: on
+// the PostgreSQL database dsn, or its own SQLite when dsn is "". Without
+// a key it first creates the user acme, its trusted domain example.test
+// and a key (the first node of a store); with one, it uses it.
+func startNode(tb testing.TB, d *testenv.DNSServer, sink *testenv.Sink, dsn string, key *string) *running {
+	tb.Helper()
 	_, port, _ := net.SplitHostPort(sink.Addr)
 	cfg := testenv.LoopbackConfig(tb)
+	if dsn != "" {
+		cfg.Store.Driver, cfg.Store.DSN = config.DriverPostgres, dsn
+	}
 	cfg.DNS.Resolver = d.Addr
 	cfg.Delivery.Port, _ = strconv.Atoi(port)
 	cfg.Delivery.AllowPrivateNetworks = true // the sink is on loopback
@@ -53,16 +72,24 @@ func start(tb testing.TB) *running {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	u, err := a.Accounts.CreateUser(ctx, "acme", "")
-	if err != nil {
-		tb.Fatal(err)
+	var k string
+	if key != nil {
+		k = *key
 	}
-	if err := a.Store.AddDomain(ctx, store.Domain{Name: "example.test", UserID: u.ID, State: store.DomainTrusted, CreatedAt: time.Now()}); err != nil {
-		tb.Fatal(err)
-	}
-	key, _, err := a.Accounts.CreateKey(ctx, "acme", "bench", nil)
-	if err != nil {
-		tb.Fatal(err)
+	if k == "" {
+		u, err := a.Accounts.CreateUser(ctx, "acme", "")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := a.Store.AddDomain(ctx, store.Domain{Name: "example.test", UserID: u.ID, State: store.DomainTrusted, CreatedAt: time.Now()}); err != nil {
+			tb.Fatal(err)
+		}
+		if k, _, err = a.Accounts.CreateKey(ctx, "acme", "bench", nil); err != nil {
+			tb.Fatal(err)
+		}
+		if key != nil {
+			*key = k
+		}
 	}
 	r, err := a.Start()
 	if err != nil {
@@ -80,7 +107,7 @@ func start(tb testing.TB) *running {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
-	return &running{app: a, r: r, sink: sink, key: key, tls: &tls.Config{RootCAs: pool, ServerName: "localhost"}}
+	return &running{app: a, r: r, sink: sink, key: k, tls: &tls.Config{RootCAs: pool, ServerName: "localhost"}}
 }
 
 // submit sends n messages over conns connections and returns when all are

@@ -2,11 +2,8 @@ package app_test
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,8 +16,6 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"github.com/postern/postern/internal/app"
-	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/smtpd"
 	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/testenv"
@@ -36,52 +31,11 @@ type cluster struct {
 func startCluster(tb testing.TB, n int) *cluster {
 	tb.Helper()
 	dsn := testenv.PostgresDSN(tb)
-	d := testenv.StartDNS(tb)
-	d.Add("example.test. 300 IN MX 10 mx.example.test.", "mx.example.test. 300 IN A 127.0.0.1")
-	sink := testenv.StartSink(tb, testenv.SinkOptions{})
-	_, port, _ := net.SplitHostPort(sink.Addr)
+	d, sink := startPeers(tb)
 	c := &cluster{sink: sink}
-	var key string
-	ctx := context.Background()
-	for i := range n {
-		cfg := testenv.LoopbackConfig(tb)
-		cfg.Store.Driver, cfg.Store.DSN = config.DriverPostgres, dsn
-		cfg.DNS.Resolver = d.Addr
-		cfg.Delivery.Port, _ = strconv.Atoi(port)
-		cfg.Delivery.AllowPrivateNetworks = true
-		a, err := app.Open(ctx, cfg, nil)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if i == 0 {
-			u, err := a.Accounts.CreateUser(ctx, "acme", "")
-			if err != nil {
-				tb.Fatal(err)
-			}
-			if err := a.Store.AddDomain(ctx, store.Domain{Name: "example.test", UserID: u.ID, State: store.DomainTrusted, CreatedAt: time.Now()}); err != nil {
-				tb.Fatal(err)
-			}
-			if key, _, err = a.Accounts.CreateKey(ctx, "acme", "bench", nil); err != nil {
-				tb.Fatal(err)
-			}
-		}
-		r, err := a.Start()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			r.Stop(ctx)
-			a.Close()
-		})
-		pem, err := os.ReadFile(filepath.Join(cfg.DataDir, "selfsigned-cert.pem"))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(pem)
-		c.nodes = append(c.nodes, &running{app: a, r: r, sink: sink, key: key, tls: &tls.Config{RootCAs: pool, ServerName: "localhost"}})
+	var key string // made by the first node, used by all
+	for range n {
+		c.nodes = append(c.nodes, startNode(tb, d, sink, dsn, &key))
 	}
 	return c
 }
