@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/postern/postern/internal/netguard"
 )
 
 // sched is the scheduler of Run and RunOnce: claimed jobs go to a queue
@@ -539,7 +541,7 @@ func (w *Worker) dial(ctx context.Context, targets []target) (*Conn, string, Res
 	var refused []target
 	for _, t := range targets {
 		if !w.cfg.AllowPrivateNetworks {
-			if r := privateRange(t.Addr); r != "" {
+			if r := netguard.Private(t.Addr); r != "" {
 				w.cfg.Log.Warn("private address refused", "host", t.Host, "addr", t.Addr.String(), "range", r)
 				refused = append(refused, t)
 				continue

@@ -67,7 +67,7 @@ type WorkerConfig struct {
 	MaxLookups int
 
 	// AllowPrivateNetworks lets delivery connect to loopback, private,
-	// link-local and the other addresses privateRange names. Off (the
+	// link-local and the other addresses netguard.Private names. Off (the
 	// zero value), a destination that resolves only to such addresses
 	// fails permanently (private.go).
 	AllowPrivateNetworks bool
