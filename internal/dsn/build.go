@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/message"
+	"github.com/postern/postern/internal/mimereport"
 )
 
 // The subjects of the reports Build writes.
@@ -372,22 +373,9 @@ func safe7bit(b []byte) bool {
 	return true
 }
 
-// headerSection returns the header section of msg: the lines before the
-// first empty one, line endings CRLF or LF, without the empty line, and
-// whether an empty line was found. A message without one is all header.
-func headerSection(msg []byte) (hdr []byte, complete bool) {
-	for i := 0; i < len(msg); {
-		j := bytes.IndexByte(msg[i:], '\n')
-		if j < 0 {
-			break
-		}
-		if j == 0 || j == 1 && msg[i] == '\r' {
-			return msg[:i], true
-		}
-		i += j + 1
-	}
-	return msg, false
-}
+// headerSection returns the header section of msg and whether it ended
+// in an empty line (mimereport.HeaderSection).
+func headerSection(msg []byte) (hdr []byte, complete bool) { return mimereport.HeaderSection(msg) }
 
 // originalMessageID returns the original's Message-ID if it is a plain
 // msg-id, else "".

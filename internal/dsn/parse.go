@@ -2,16 +2,13 @@ package dsn
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
-	"net/mail"
 	"strconv"
 	"strings"
+
+	"github.com/postern/postern/internal/mimereport"
 )
 
 // Parse reads a DSN from any MTA and returns its machine-readable part.
@@ -34,26 +31,22 @@ import (
 // ErrTooLarge (more than MaxRecipients groups, MaxParts parts, or a
 // delivery-status or header part over MaxPartSize once decoded).
 func Parse(msg []byte) (*Parsed, error) {
-	m, err := mail.ReadMessage(bytes.NewReader(msg))
-	if err != nil {
-		return nil, fmt.Errorf("%w: message header section", ErrMalformed)
-	}
-	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/report" {
+	params, mr, err := mimereport.Open(msg)
+	switch {
+	case errors.Is(err, mimereport.ErrNotReport):
 		return nil, fmt.Errorf("%w: not multipart/report", ErrNotReport)
+	case errors.Is(err, mimereport.ErrBoundary):
+		return nil, fmt.Errorf("%w: multipart/report without a boundary", ErrMalformed)
+	case err != nil:
+		return nil, fmt.Errorf("%w: message header section", ErrMalformed)
 	}
 	if rt, ok := params["report-type"]; ok &&
 		!strings.EqualFold(rt, "delivery-status") && !strings.EqualFold(rt, "global-delivery-status") {
 		return nil, fmt.Errorf("%w: report-type is not delivery-status", ErrNotReport)
 	}
-	boundary := params["boundary"]
-	if boundary == "" {
-		return nil, fmt.Errorf("%w: multipart/report without a boundary", ErrMalformed)
-	}
 
 	var p Parsed
 	var status []byte
-	mr := multipart.NewReader(m.Body, boundary)
 	for n := 0; ; n++ {
 		part, err := mr.NextRawPart()
 		if err == io.EOF {
@@ -68,14 +61,14 @@ func Parse(msg []byte) (*Parsed, error) {
 		if n == MaxParts {
 			return nil, fmt.Errorf("%w: more than %d MIME parts", ErrTooLarge, MaxParts)
 		}
-		switch partType(part) {
+		switch mimereport.PartType(part) {
 		case "message/delivery-status", "message/global-delivery-status":
 			if status != nil {
 				continue
 			}
-			body, err := readPart(part)
+			body, err := mimereport.ReadPart(part, MaxPartSize)
 			switch {
-			case errors.Is(err, ErrTooLarge):
+			case errors.Is(err, mimereport.ErrTooLarge):
 				return nil, fmt.Errorf("%w: delivery-status part over %d octets", ErrTooLarge, MaxPartSize)
 			case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
 				// A report cut short in its delivery-status part is
@@ -87,8 +80,8 @@ func Parse(msg []byte) (*Parsed, error) {
 			if p.OriginalHeaders != nil {
 				continue
 			}
-			body, err := readPart(part)
-			if errors.Is(err, ErrTooLarge) {
+			body, err := mimereport.ReadPart(part, MaxPartSize)
+			if errors.Is(err, mimereport.ErrTooLarge) {
 				return nil, fmt.Errorf("%w: header part over %d octets", ErrTooLarge, MaxPartSize)
 			}
 			if len(body) > 0 {
@@ -98,8 +91,8 @@ func Parse(msg []byte) (*Parsed, error) {
 			if p.OriginalHeaders != nil {
 				continue
 			}
-			body, err := readPart(part)
-			hdr, complete := headerSection(body)
+			body, err := mimereport.ReadPart(part, MaxPartSize)
+			hdr, complete := mimereport.HeaderSection(body)
 			if (complete || err == nil) && len(hdr) > 0 && len(hdr) <= MaxPartSize {
 				p.OriginalHeaders = bytes.Clone(hdr)
 			}
@@ -112,58 +105,6 @@ func Parse(msg []byte) (*Parsed, error) {
 		return nil, err
 	}
 	return &p, nil
-}
-
-// partType returns the lower-case media type of part, "text/plain" when
-// it has none (RFC 2045 §5.2), "" when it does not parse.
-func partType(part *multipart.Part) string {
-	ct := part.Header.Get("Content-Type")
-	if strings.TrimSpace(ct) == "" {
-		return "text/plain"
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return ""
-	}
-	return mt
-}
-
-// readPart returns the body of part, transfer-decoded, and ErrTooLarge
-// with its first MaxPartSize+1 octets when it is longer than MaxPartSize;
-// on another error, what was read so far.
-func readPart(part *multipart.Part) ([]byte, error) {
-	var r io.Reader = part
-	switch strings.ToLower(strings.TrimSpace(part.Header.Get("Content-Transfer-Encoding"))) {
-	case "base64":
-		r = base64.NewDecoder(base64.StdEncoding, spaceless{r})
-	case "quoted-printable":
-		r = quotedprintable.NewReader(r)
-	}
-	b, err := io.ReadAll(io.LimitReader(r, MaxPartSize+1))
-	if len(b) > MaxPartSize {
-		return b, ErrTooLarge
-	}
-	return b, err
-}
-
-// spaceless drops the spaces and tabs that some encoders leave in base64
-// (the decoder itself skips CR and LF).
-type spaceless struct{ r io.Reader }
-
-func (s spaceless) Read(p []byte) (int, error) {
-	for {
-		n, err := s.r.Read(p)
-		k := 0
-		for _, c := range p[:n] {
-			if c != ' ' && c != '\t' {
-				p[k] = c
-				k++
-			}
-		}
-		if k > 0 || err != nil || n == 0 {
-			return k, err
-		}
-	}
 }
 
 // field is a delivery-status field, unfolded.
