@@ -61,6 +61,10 @@ var adminCommands = map[string]adminCommand{
 	"sender resend":      senderResend,
 	"sender delete":      senderDelete,
 
+	"webhook set":  webhookSet,
+	"webhook show": webhookShow,
+	"webhook test": webhookTest,
+
 	"store copy": storeCopy,
 }
 

@@ -91,6 +91,15 @@ a subuser cannot send as its account's domain, nor its sibling's, before.`},
 		{"sender share", "ADDRESS --user NAME [--off]", "let every user of the owner's account send as it", ""},
 		{"sender resend", "ADDRESS --user NAME", "mail a new confirmation code", ""},
 		{"sender delete", "ADDRESS --user NAME", "remove a single sender", ""},
+		{"webhook set", "--user NAME [--url URL] [--enabled on|off] [--events E,...] [--signed on|off]", "the user's event webhook: URL, events, signing", `Changes the user's first event webhook (the one SendGrid's settings
+endpoints without an id show), making it, disabled, when the user has
+none; the settings not named stay. --events replaces the list. The
+events are SendGrid's settings: deferred covers delay notices too.
+With --signed on, the public key receivers verify with goes to stdout
+(KEY=$(postern webhook set --user NAME --signed on)); off keeps the key,
+so turning it on again brings back the same one.`},
+		{"webhook show", "--user NAME", "the user's webhooks: URL, events, key, last delivery, backlog", ""},
+		{"webhook test", "--user NAME [--url URL]", "POST a test event to the webhook's URL (or URL)", ""},
 		{"help", "[COMMAND]", "the commands, or one command's synopsis and flags", ""},
 		{"version", "", "Postern's version, commit and Go release", ""},
 	}

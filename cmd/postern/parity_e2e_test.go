@@ -227,6 +227,32 @@ func TestCLIAndAPIAgree(t *testing.T) {
 			t.Fatalf("suppression list after removal:\n%s", list)
 		}
 	})
+
+	t.Run("webhook set and signing", func(t *testing.T) {
+		in.mustCLI("user", "create", "wh", "--parent", "acme")
+		cliKey := strings.TrimSpace(in.mustCLI("webhook", "set", "--user", "acme", "--url", "https://hooks.cli.test/",
+			"--enabled", "on", "--events", "delivered,bounce,deferred", "--signed", "on"))
+		const settings = "/v3/user/webhooks/event/settings"
+		sg.must(200, key, "PATCH", settings, "wh", map[string]any{"url": "https://hooks.api.test/", "enabled": true,
+			"delivered": true, "bounce": true, "deferred": true, "processed": false})
+		signed, _ := sg.must(200, key, "PATCH", settings+"/signed", "wh", map[string]any{"enabled": true})
+		cli, _ := sg.must(200, key, "GET", settings, "", nil)
+		api, _ := sg.must(200, key, "GET", settings, "wh", nil)
+		for _, k := range []string{"enabled", "processed", "delivered", "deferred", "bounce", "dropped", "spam_report", "unsubscribe"} {
+			if cli[k] != api[k] {
+				t.Errorf("%s: CLI-set %v, API-set %v", k, cli[k], api[k])
+			}
+		}
+		if cli["public_key"] != cliKey || api["public_key"] != signed["public_key"] || cliKey == "" {
+			t.Fatalf("public keys: CLI printed %q, the API has %v; the API's PATCH gave %v, its GET %v", cliKey, cli["public_key"], signed["public_key"], api["public_key"])
+		}
+		a, b := in.mustCLI("webhook", "show", "--user", "acme"), in.mustCLI("webhook", "show", "--user", "wh")
+		for _, l := range []string{"state:", "events:", "signed:"} {
+			if line(a, l) != line(b, l) {
+				t.Errorf("webhook show: CLI-set %q, API-set %q", line(a, l), line(b, l))
+			}
+		}
+	})
 }
 
 // fields returns the whitespace-separated fields [from, to) of a line.

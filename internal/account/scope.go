@@ -25,6 +25,12 @@ const ScopeMailSend = "mail.send"
 //	suppression.{create,read,update,delete}  manage suppression lists
 //	messages.read                            see queued and sent messages
 //	user.scheduled_sends.update              retry or drop queued messages
+//	user.webhooks.event.settings.{read,update}
+//	                                         see and change event webhooks
+//	user.webhooks.event.test.{create,read,update}
+//	                                         test an event webhook (create;
+//	                                         read and update are SendGrid's,
+//	                                         accepted, needed by nothing)
 //	stats.read, stats.global.read            read sending statistics
 //	templates.{create,read,update,delete}    manage templates
 //	user.profile.{read,update}               read and change the profile
@@ -59,6 +65,11 @@ func KnownScopes() []string {
 		"user.profile.read",
 		"user.profile.update",
 		"user.scheduled_sends.update",
+		"user.webhooks.event.settings.read",
+		"user.webhooks.event.settings.update",
+		"user.webhooks.event.test.create",
+		"user.webhooks.event.test.read",
+		"user.webhooks.event.test.update",
 		"whitelabel.create",
 		"whitelabel.delete",
 		"whitelabel.read",

@@ -62,8 +62,11 @@ type Service struct {
 	// Queue takes Postern's own mail (sender confirmations), through
 	// submit.Notices.
 	Queue submit.Enqueuer
-	Now   func() time.Time // nil: time.Now
-	Rand  io.Reader        // nil: crypto/rand
+	// WebhookTester sends event webhooks' test POSTs; nil: TestWebhook
+	// is ErrUnavailable.
+	WebhookTester WebhookTester
+	Now           func() time.Time // nil: time.Now
+	Rand          io.Reader        // nil: crypto/rand
 }
 
 func (s *Service) now() time.Time {

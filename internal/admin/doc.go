@@ -1,9 +1,9 @@
 // Package admin is what operators and tenants manage, as typed operations
 // with typed results: users and subusers, API keys, domains, single
-// senders, IP access, limits, suppressions and the queue. The CLI
-// (cmd/postern), the SendGrid v3 management API (internal/web/manageapi)
-// and, later, the console are thin layers over it, so an operation means
-// the same wherever it is asked for.
+// senders, IP access, limits, suppressions, event webhooks' settings and
+// the queue. The CLI (cmd/postern), the SendGrid v3 management API
+// (internal/web/manageapi) and, later, the console are thin layers over
+// it, so an operation means the same wherever it is asked for.
 //
 // Every operation takes an Actor: the operator (the CLI, which may do
 // anything), or an API key acting for its own user or, through

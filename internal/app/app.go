@@ -38,6 +38,7 @@ import (
 	"github.com/postern/postern/internal/store/sqlite"
 	"github.com/postern/postern/internal/submit"
 	"github.com/postern/postern/internal/tlsconf"
+	"github.com/postern/postern/internal/webhook"
 )
 
 // App is an opened Postern: config, store and accounts.
@@ -49,6 +50,9 @@ type App struct {
 	// Admin is every management operation (the CLI's and, with the
 	// running queue as its Queue, the API's).
 	Admin *admin.Service
+	// Webhooks is the event webhook dispatcher: Start runs it; the test
+	// POSTs of Admin (the CLI's and the API's) go through it either way.
+	Webhooks *webhook.Dispatcher
 }
 
 // Open validates cfg and opens the store.
@@ -84,6 +88,20 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		st.Close()
 		return nil, err
 	}
+	hooks, err := webhook.New(webhook.Config{
+		Store:                st,
+		Now:                  time.Now,
+		Rand:                 rand.Reader,
+		Log:                  log.With("component", "webhooks"),
+		AllowPrivateNetworks: cfg.Webhooks.AllowPrivateNetworks,
+		Concurrency:          cfg.Webhooks.Concurrency,
+		BatchSize:            cfg.Webhooks.BatchSize,
+		RetryFor:             cfg.Webhooks.RetryFor.Duration,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	accts := &account.Service{Store: st, Rand: rand.Reader, Now: time.Now}
 	return &App{
 		Config:   cfg,
@@ -91,7 +109,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		Store:    st,
 		Accounts: accts,
 		Admin: &admin.Service{Store: st, Accounts: accts, Config: cfg, Resolver: res,
-			Queue: queue.Direct{Store: st}, Now: time.Now, Rand: rand.Reader},
+			Queue: queue.Direct{Store: st}, WebhookTester: hooks, Now: time.Now, Rand: rand.Reader},
+		Webhooks: hooks,
 	}, nil
 }
 
@@ -201,7 +220,8 @@ func (a *App) Start() (*Running, error) {
 		return nil, err
 	}
 	bounces := &bounce.Service{Store: a.Store, Abuse: watch, Log: a.Log.With("component", "bounces"),
-		Codec: returnpath.Codec{Key: secret, Label: cfg.Domains.ReturnPathLabel, Lifetime: cfg.Domains.ReturnPathLifetime.Duration}}
+		Codec:           returnpath.Codec{Key: secret, Label: cfg.Domains.ReturnPathLabel, Lifetime: cfg.Domains.ReturnPathLifetime.Duration},
+		FeedbackAddress: cfg.SMTP.FeedbackAddress}
 	worker := delivery.NewWorker(delivery.WorkerConfig{
 		ReturnPath:     bounces,
 		Abuse:          watch,
@@ -221,7 +241,12 @@ func (a *App) Start() (*Running, error) {
 
 		AllowPrivateNetworks: cfg.Delivery.AllowPrivateNetworks,
 	})
-	q := queue.New(a.Store, queue.Options{Logger: a.Log, Committed: worker.Wake})
+	// A commit records processed events, and with them webhook outbox
+	// items: both the worker and the dispatcher have work.
+	q := queue.New(a.Store, queue.Options{Logger: a.Log, Committed: func() {
+		worker.Wake()
+		a.Webhooks.Wake()
+	}})
 	l := cfg.Limits
 	limits := quota.Defaults(ratelimit.Mode(l.Mode),
 		[4]int64{l.MessagesPerMinute, l.MessagesPerHour, l.MessagesPerDay, l.MessagesPerMonth},
@@ -345,13 +370,11 @@ func (a *App) Start() (*Running, error) {
 	r.cancelW = cancelW
 	go func() {
 		defer close(r.worker)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			a.runJobs(wctx, resolver)
-		}()
+		var others sync.WaitGroup
+		others.Go(func() { a.runJobs(wctx, resolver) })
+		others.Go(func() { a.Webhooks.Run(wctx) })
 		worker.Run(wctx)
-		<-done
+		others.Wait()
 	}()
 	for _, b := range lns {
 		r.Addrs[b.mode] = append(r.Addrs[b.mode], b.ln.Addr())
@@ -398,6 +421,9 @@ func (r *Running) Stop(ctx context.Context) error {
 		<-r.queueRun
 		// Deliveries in flight are abandoned; their next attempt time was
 		// saved when they were claimed, so they are retried after a restart.
+		// So are webhook POSTs: their outbox items are due again when
+		// their lease ends. The periodic jobs and the webhook dispatcher
+		// stop with the worker, and Stop waits for all three.
 		r.cancelW()
 		<-r.worker
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/postern/postern/internal/abuse"
+	"github.com/postern/postern/internal/arf"
 	"github.com/postern/postern/internal/dsn"
 	"github.com/postern/postern/internal/returnpath"
 	"github.com/postern/postern/internal/store"
@@ -60,8 +61,14 @@ type Service struct {
 	Codec returnpath.Codec
 	// Abuse, when set, is told of each bounce (bounce-rate suspension).
 	Abuse *abuse.Watch
-	Now   func() time.Time // nil: time.Now
-	Log   *slog.Logger     // nil: discard
+	// FeedbackAddress, when set (smtp.feedback_address), is the fixed
+	// address that feedback loops (Microsoft JMRP, Yahoo CFL) send their
+	// reports to, rather than to the return path: Recipient accepts it,
+	// letter case ignored, and Receive finds the message a report is
+	// about from the return path in the reported message it encloses.
+	FeedbackAddress string
+	Now             func() time.Time // nil: time.Now
+	Log             *slog.Logger     // nil: discard
 }
 
 // bounceStore is what the service needs of the store: to choose a
@@ -125,17 +132,29 @@ func (s *Service) Sender(ctx context.Context, c *store.Claim, attempt time.Time)
 	}, nil
 }
 
-// Target is a recipient of one of our messages, named by a return path.
+// Target is a recipient of one of our messages, named by a return path;
+// or, with Feedback set, the feedback address, which names no recipient
+// (the other fields are zero) until a report sent to it does.
 type Target struct {
 	returnpath.Token
 	UserID    int64
 	UserName  string
 	Recipient string // the address the message was sent to
+	Feedback  bool
 }
 
-// Recipient checks an RCPT address on the MX listener. Its refusals are
+// Recipient checks an RCPT address on the MX listener: one of Postern's
+// return paths, or the FeedbackAddress. Its refusals are
 // ErrNotReturnPath, ErrExpired and ErrUnknown.
 func (s *Service) Recipient(ctx context.Context, addr string) (Target, error) {
+	if s.FeedbackAddress != "" && strings.EqualFold(addr, s.FeedbackAddress) {
+		return Target{Feedback: true}, nil
+	}
+	return s.returnPath(ctx, addr)
+}
+
+// returnPath is Recipient for return paths alone.
+func (s *Service) returnPath(ctx context.Context, addr string) (Target, error) {
 	tok, err := s.Codec.Parse(addr, s.now())
 	switch {
 	case errors.Is(err, returnpath.ErrNotReturnPath):
@@ -164,7 +183,11 @@ type Outcome struct {
 	// Bounced: the report says delivery failed; the recipient is now
 	// bounced. Suppressed: and the address went on the suppression list.
 	Bounced, Suppressed bool
-	Detail              string
+	// SpamReport: a feedback report (RFC 5965) complained about the
+	// message; the address went on the spam-report list (the recipient's
+	// state is unchanged: it was delivered).
+	SpamReport bool
+	Detail     string
 }
 
 // Receive takes a message that arrived for targets. A target named more
@@ -175,28 +198,49 @@ type Outcome struct {
 // one transaction, so a report for several messages may have been
 // recorded for some: sent again, it repeats their events, and changes
 // nothing else (the states and suppressions are already set).
+//
+// A feedback report (internal/arf) whose type is a complaint records a
+// spamreport event and a spam-report suppression for each target; one of
+// another type (not-spam, auth-failure) an inbound event. A report that
+// came to the FeedbackAddress counts, besides, for the recipient named by
+// the first of its envelope sender candidates (arf.Report.Senders) that
+// is a valid return path; one that names none, and anything that is not
+// a feedback report, is discarded there with a log line.
 func (s *Service) Receive(ctx context.Context, targets []Target, from string, msg []byte) ([]Outcome, error) {
 	now := s.now()
 	all := len(targets)
-	targets = distinct(targets, MaxTargets)
-	if len(targets) < all {
+	feedback := false
+	paths := make([]Target, 0, len(targets))
+	for _, t := range targets {
+		if t.Feedback {
+			feedback = true
+			continue
+		}
+		paths = append(paths, t)
+	}
+	targets = distinct(paths, MaxTargets)
+	if len(targets) < len(paths) {
 		s.log().Warn("return path message for too many recipients", "rcpts", all,
 			"distinct_kept", len(targets), "max", MaxTargets)
 	}
 	from = clean(from, 256) // RFC 5321 §4.5.3.1.3: a path is at most 256 octets
+	fb, ferr := arf.Parse(msg)
+	if ferr == nil {
+		return s.receiveFeedback(ctx, targets, feedback, fb, from, now)
+	}
+	if feedback {
+		s.log().Info("feedback address: not a feedback report, discarded", "from", from, "err", ferr)
+	}
+	if len(targets) == 0 {
+		return nil, nil
+	}
 	report, perr := dsn.Parse(msg)
-	byMessage := map[string]*store.Attempt{}
-	var order []string
+	var rec attempts
 	var outs []Outcome
 	for _, t := range targets {
 		o := Outcome{Target: t}
 		ev := store.Event{MessageID: t.MessageID, Recipient: t.Recipient, At: now}
-		a := byMessage[t.MessageID]
-		if a == nil {
-			a = &store.Attempt{MessageID: t.MessageID, At: now}
-			byMessage[t.MessageID] = a
-			order = append(order, t.MessageID)
-		}
+		a := rec.of(t.MessageID, now)
 		r, found := match(report, t, len(targets))
 		switch {
 		case perr != nil:
@@ -224,15 +268,11 @@ func (s *Service) Receive(ctx context.Context, targets []Target, from string, ms
 		a.Events = append(a.Events, ev)
 		outs = append(outs, o)
 	}
-	bouncedUsers := map[string]bool{}
-	for _, id := range order {
-		if err := s.Store.RecordAttempt(ctx, *byMessage[id]); err != nil {
-			return nil, fmt.Errorf("bounce: record %s: %w", id, err)
-		}
+	if err := s.record(ctx, &rec, outs); err != nil {
+		return nil, err
 	}
+	bouncedUsers := map[string]bool{}
 	for _, o := range outs {
-		s.log().Info("return path", "msg_id", o.Target.MessageID, "rcpt_idx", o.Target.Idx, "user", o.Target.UserName,
-			"bounced", o.Bounced, "suppressed", o.Suppressed, "detail", o.Detail)
 		if o.Bounced {
 			bouncedUsers[o.Target.UserName] = true
 		}
@@ -245,6 +285,116 @@ func (s *Service) Receive(ctx context.Context, targets []Target, from string, ms
 		}
 	}
 	return outs, nil
+}
+
+// receiveFeedback records a feedback report for targets and, when it came
+// to the feedback address, for the recipient it names.
+func (s *Service) receiveFeedback(ctx context.Context, targets []Target, feedback bool, r *arf.Report, from string, now time.Time) ([]Outcome, error) {
+	by := reporter(r)
+	if feedback {
+		t, found, err := s.reportedTarget(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			targets = distinct(append(targets, t), MaxTargets)
+		} else {
+			s.log().Info("feedback report for no message of this server, discarded", "from", from,
+				"feedback_type", clean(string(r.FeedbackType), 64), "reporter", by)
+		}
+	}
+	var detail string
+	if r.FeedbackType.Complaint() {
+		detail = clean("spam report (feedback-type "+string(r.FeedbackType)+") from "+by, MaxText)
+	} else {
+		detail = clean("feedback report (feedback-type "+string(r.FeedbackType)+") from "+by+", not a complaint", MaxText)
+	}
+	var rec attempts
+	outs := make([]Outcome, 0, len(targets))
+	for _, t := range targets {
+		o := Outcome{Target: t, Detail: detail}
+		ev := store.Event{MessageID: t.MessageID, Recipient: t.Recipient, Type: store.EventInbound, Detail: detail, At: now}
+		a := rec.of(t.MessageID, now)
+		if r.FeedbackType.Complaint() {
+			o.SpamReport, ev.Type = true, store.EventSpamReport
+			a.Suppress = append(a.Suppress, store.Suppression{UserID: t.UserID, Address: t.Recipient,
+				Kind: store.SuppressSpamReport, Reason: detail, CreatedAt: now})
+		}
+		a.Events = append(a.Events, ev)
+		outs = append(outs, o)
+	}
+	if err := s.record(ctx, &rec, outs); err != nil {
+		return nil, err
+	}
+	return outs, nil
+}
+
+// reportedTarget finds the recipient a feedback report is about: the
+// first of its envelope sender candidates that is a valid return path of
+// a known message and recipient. Only a store failure is an error.
+func (s *Service) reportedTarget(ctx context.Context, r *arf.Report) (Target, bool, error) {
+	for _, addr := range r.Senders() {
+		t, err := s.returnPath(ctx, addr)
+		switch {
+		case err == nil:
+			return t, true, nil
+		case errors.Is(err, ErrNotReturnPath):
+		case errors.Is(err, ErrExpired), errors.Is(err, ErrUnknown):
+			s.log().Info("feedback report names a return path not taken", "reason", err)
+		default:
+			return Target{}, false, err
+		}
+	}
+	return Target{}, false, nil
+}
+
+// reporter names who sent a feedback report: its Reporting-MTA and its
+// User-Agent, each cut to a domain name's length (RFC 1035 §2.3.4).
+func reporter(r *arf.Report) string {
+	mta, ua := clean(r.ReportingMTA, 255), clean(r.UserAgent, 255)
+	switch {
+	case mta != "" && ua != "":
+		return mta + " (" + ua + ")"
+	case mta != "":
+		return mta
+	}
+	return ua
+}
+
+// attempts gathers what one received message changes, one store.Attempt
+// per message, in the order the messages came.
+type attempts struct {
+	by    map[string]*store.Attempt
+	order []string
+}
+
+// of returns the attempt of message id, new at its first use.
+func (as *attempts) of(id string, now time.Time) *store.Attempt {
+	if a := as.by[id]; a != nil {
+		return a
+	}
+	if as.by == nil {
+		as.by = map[string]*store.Attempt{}
+	}
+	a := &store.Attempt{MessageID: id, At: now}
+	as.by[id] = a
+	as.order = append(as.order, id)
+	return a
+}
+
+// record commits each message's attempt, one transaction each, and logs
+// the outcomes.
+func (s *Service) record(ctx context.Context, as *attempts, outs []Outcome) error {
+	for _, id := range as.order {
+		if err := s.Store.RecordAttempt(ctx, *as.by[id]); err != nil {
+			return fmt.Errorf("bounce: record %s: %w", id, err)
+		}
+	}
+	for _, o := range outs {
+		s.log().Info("return path", "msg_id", o.Target.MessageID, "rcpt_idx", o.Target.Idx, "user", o.Target.UserName,
+			"bounced", o.Bounced, "suppressed", o.Suppressed, "spam_report", o.SpamReport, "detail", o.Detail)
+	}
+	return nil
 }
 
 // match finds the report's group for t: by address (final or original

@@ -48,6 +48,7 @@ type Config struct {
 	Limits   Limits   `toml:"limits"`
 	Abuse    Abuse    `toml:"abuse"`
 	Domains  Domains  `toml:"domains"`
+	Webhooks Webhooks `toml:"webhooks"`
 }
 
 // Store chooses the storage back end.
@@ -75,6 +76,12 @@ type SMTP struct {
 	Submissions []string `toml:"submissions"`
 	// MX listeners: inbound mail for hosted domains.
 	MX []string `toml:"mx"`
+	// FeedbackAddress is the address given to feedback loops that send
+	// spam complaints (ARF reports, RFC 5965) to a fixed address instead
+	// of the return path (Microsoft JMRP, Yahoo CFL): the MX listeners
+	// accept it, and a complaint there counts for the recipient whose
+	// return path the reported message carries. "": none.
+	FeedbackAddress string `toml:"feedback_address"`
 
 	MaxMessageBytes int64    `toml:"max_message_bytes"`
 	MaxRecipients   int      `toml:"max_recipients"`
@@ -240,6 +247,23 @@ type Delivery struct {
 	AllowPrivateNetworks bool `toml:"allow_private_networks"`
 }
 
+// Webhooks configures the event webhook dispatcher (internal/webhook).
+type Webhooks struct {
+	// AllowPrivateNetworks lets webhooks POST to loopback, private
+	// (RFC 1918, RFC 4193), link-local and the other addresses that are
+	// not the public internet. Off, a webhook whose host resolves there
+	// is refused before anything connects: a tenant's URL must not aim
+	// Postern at internal services. Tests set it.
+	AllowPrivateNetworks bool `toml:"allow_private_networks"`
+	// Concurrency bounds the webhooks POSTed to at once, on this node.
+	Concurrency int `toml:"concurrency"`
+	// BatchSize bounds the events of one POST.
+	BatchSize int `toml:"batch_size"`
+	// RetryFor is how long an event is retried before it is given up
+	// on; at least 24h.
+	RetryFor Duration `toml:"retry_for"`
+}
+
 // Duration is a time.Duration written as text: "30s", "5m", "1h30m".
 type Duration struct{ time.Duration }
 
@@ -309,6 +333,7 @@ func Default() Config {
 			DelayNotice:    Duration{4 * time.Hour},
 			MaxLookups:     16,
 		},
+		Webhooks: Webhooks{Concurrency: 4, BatchSize: 100, RetryFor: Duration{72 * time.Hour}},
 	}
 }
 
@@ -590,6 +615,9 @@ func (c Config) Validate() error {
 	if l := c.Domains.ReturnPathLabel; l == "" || strings.Contains(l, ".") || !isDNSName(l) {
 		bad("domains.return_path_label", "%q: must be one DNS label, such as pst-bounces", l)
 	}
+	if a := c.SMTP.FeedbackAddress; a != "" && !isMailbox(a) {
+		bad("smtp.feedback_address", "%q: must be a plain address, local-part@domain", a)
+	}
 	if u := c.HTTP.PublicURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		bad("http.public_url", "%q: must be an http:// or https:// URL", u)
 	}
@@ -598,6 +626,15 @@ func (c Config) Validate() error {
 	}
 	if n := c.Delivery.PerDestination; n < 1 || n > c.Delivery.Concurrency {
 		bad("delivery.per_destination", "%d: must be between 1 and delivery.concurrency", n)
+	}
+	if n := c.Webhooks.Concurrency; n < 1 || n > 1000 {
+		bad("webhooks.concurrency", "%d: must be between 1 and 1000", n)
+	}
+	if n := c.Webhooks.BatchSize; n < 1 || n > 1000 {
+		bad("webhooks.batch_size", "%d: must be between 1 and 1000", n)
+	}
+	if d := c.Webhooks.RetryFor; d.Duration < 24*time.Hour {
+		bad("webhooks.retry_for", "%s: must be at least 24h (events are retried for at least a day)", d)
 	}
 	return errors.Join(errs...)
 }
@@ -666,6 +703,28 @@ func checkHostname(name string) string {
 // isDNSName reports whether s is a host name by RFC 1123 §2.1: labels of
 // letters, digits and hyphens, 1 to 63 octets, neither starting nor ending
 // with a hyphen; at most 253 octets; no trailing dot.
+// isMailbox reports whether s is an RFC 5321 §4.1.2 Mailbox with a
+// dot-string local part and a domain name, at most 254 octets: an
+// address an MTA can be given without quoting.
+func isMailbox(s string) bool {
+	at := strings.LastIndexByte(s, '@')
+	if len(s) > 254 || at <= 0 || at > 64 || !isDNSName(s[at+1:]) {
+		return false
+	}
+	for atom := range strings.SplitSeq(s[:at], ".") {
+		if atom == "" {
+			return false
+		}
+		for i := 0; i < len(atom); i++ {
+			c := atom[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func isDNSName(s string) bool {
 	if len(s) == 0 || len(s) > 253 {
 		return false

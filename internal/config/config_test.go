@@ -255,6 +255,11 @@ func TestLoadEnv(t *testing.T) {
 				t.Errorf("got %v %v", c.SMTP.ReadTimeout, c.SMTP.ShutdownTimeout)
 			}
 		}},
+		{"webhooks", []string{"POSTERN_WEBHOOKS_ALLOW_PRIVATE_NETWORKS=true", "POSTERN_WEBHOOKS_RETRY_FOR=48h", "POSTERN_WEBHOOKS_CONCURRENCY=8", "POSTERN_WEBHOOKS_BATCH_SIZE=500"}, func(t *testing.T, c Config) {
+			if w := c.Webhooks; !w.AllowPrivateNetworks || w.RetryFor.Duration != 48*time.Hour || w.Concurrency != 8 || w.BatchSize != 500 {
+				t.Errorf("got %+v", w)
+			}
+		}},
 		{"later entry wins", []string{"POSTERN_SMTP_MAX_ERRORS=2", "POSTERN_SMTP_MAX_ERRORS=3"}, func(t *testing.T, c Config) {
 			if c.SMTP.MaxErrors != 3 {
 				t.Errorf("got %d", c.SMTP.MaxErrors)
@@ -339,13 +344,16 @@ func TestEnvNames(t *testing.T) {
 		"POSTERN_DNS_RESOLVER":           "dns.resolver",
 		"POSTERN_DELIVERY_PORT":          "delivery.port",
 		"POSTERN_DELIVERY_GIVE_UP_AFTER": "delivery.give_up_after",
+
+		"POSTERN_WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "webhooks.allow_private_networks",
+		"POSTERN_WEBHOOKS_RETRY_FOR":              "webhooks.retry_for",
 	} {
 		if got[name] != key {
 			t.Errorf("%s -> %q, want %q", name, got[name], key)
 		}
 	}
-	if len(vars) != 67 {
-		t.Errorf("%d keys, want 67 (a key was added: update this test and postern.example.toml)", len(vars))
+	if len(vars) != 72 {
+		t.Errorf("%d keys, want 72 (a key was added: update this test and postern.example.toml)", len(vars))
 	}
 }
 
@@ -412,6 +420,12 @@ func TestValidate(t *testing.T) {
 		{"return path label", func(c *Config) { c.Domains.ReturnPathLabel = "a.b" }, []string{`domains.return_path_label: "a.b": must be one DNS label`}},
 		{"return path label empty", func(c *Config) { c.Domains.ReturnPathLabel = "" }, []string{`domains.return_path_label: "": must be one DNS label`}},
 		{"public url", func(c *Config) { c.HTTP.PublicURL = "mail.example.com" }, []string{`http.public_url: "mail.example.com": must be an http:// or https:// URL`}},
+		{"feedback address", func(c *Config) { c.SMTP.FeedbackAddress = "fbl@mail.example.com" }, nil},
+		{"feedback address with a name", func(c *Config) { c.SMTP.FeedbackAddress = "FBL <fbl@mail.example.com>" },
+			[]string{`smtp.feedback_address: "FBL <fbl@mail.example.com>": must be a plain address, local-part@domain`}},
+		{"feedback address without a domain", func(c *Config) { c.SMTP.FeedbackAddress = "fbl" }, []string{"smtp.feedback_address"}},
+		{"feedback address with a bad domain", func(c *Config) { c.SMTP.FeedbackAddress = "fbl@mail_1.example.com" }, []string{"smtp.feedback_address"}},
+		{"feedback address with an empty atom", func(c *Config) { c.SMTP.FeedbackAddress = "fbl..x@mail.example.com" }, []string{"smtp.feedback_address"}},
 		{"only submission", func(c *Config) { c.SMTP.Submissions = nil; c.SMTP.MX = nil }, nil},
 		{"hostname LOCALHOST", func(c *Config) { c.Hostname = "LOCALHOST" }, nil},
 		{"hostname empty", func(c *Config) { c.Hostname = "" }, []string{"hostname: must be set"}},
@@ -448,6 +462,12 @@ func TestValidate(t *testing.T) {
 		{"max errors", func(c *Config) { c.SMTP.MaxErrors = 0 }, []string{"smtp.max_errors: 0: must be at least 1"}},
 		{"delivery port zero", func(c *Config) { c.Delivery.Port = 0 }, []string{"delivery.port: 0: must be between 1 and 65535"}},
 		{"delivery port big", func(c *Config) { c.Delivery.Port = 70000 }, []string{"delivery.port: 70000"}},
+		{"webhooks", func(c *Config) {
+			c.Webhooks = Webhooks{AllowPrivateNetworks: true, Concurrency: 1000, BatchSize: 1, RetryFor: Duration{24 * time.Hour}}
+		}, nil},
+		{"webhooks retry for", func(c *Config) { c.Webhooks.RetryFor = Duration{23 * time.Hour} }, []string{"webhooks.retry_for: 23h0m0s: must be at least 24h"}},
+		{"webhooks concurrency", func(c *Config) { c.Webhooks.Concurrency = 0 }, []string{"webhooks.concurrency: 0: must be between 1 and 1000"}},
+		{"webhooks batch size", func(c *Config) { c.Webhooks.BatchSize = 1001 }, []string{"webhooks.batch_size: 1001: must be between 1 and 1000"}},
 		{"resolver", func(c *Config) { c.DNS.Resolver = "8.8.8.8" }, []string{`dns.resolver: "8.8.8.8": missing port`}},
 		{"resolver port zero", func(c *Config) { c.DNS.Resolver = "127.0.0.1:0" }, []string{`dns.resolver: "127.0.0.1:0": port "0": must be a number from 1 to 65535`}},
 		{"several at once", func(c *Config) {

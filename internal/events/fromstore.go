@@ -37,6 +37,10 @@ import (
 //     whole message) → delayed, one event per recipient of m.
 //   - inbound (mail to the return path that reports no failure) → none:
 //     it tells a receiver nothing about a recipient.
+//   - spamreport (a feedback report in which the recipient complained
+//     about the message) → spamreport, with no reason or status.
+//   - unsubscribe (the recipient unsubscribed from all of the user's
+//     mail) → unsubscribe.
 //
 // An event with no recipient becomes one event per recipient of m. The
 // sg_event_id is derived from the stored event (message, recipient, type,
@@ -86,6 +90,10 @@ func FromStore(m store.Message, e store.Event) ([]Event, error) {
 		base.Reason = e.Detail
 	case store.EventDelayed:
 		base.Event = Delayed
+	case store.EventSpamReport:
+		base.Event = SpamReport
+	case store.EventUnsubscribe:
+		base.Event = Unsubscribe
 	default:
 		return nil, fmt.Errorf("events: message %s: unknown event type %q", m.ID, e.Type)
 	}

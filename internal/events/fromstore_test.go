@@ -66,6 +66,10 @@ func TestFromStore(t *testing.T) {
 		{"delayed fans out to the recipients", msg, store.EventDelayed, "", "delay notice sent to s@example.com",
 			[]Event{common(Event{Email: "a@example.org", Event: Delayed}), common(Event{Email: "b@example.org", Event: Delayed})}},
 		{"inbound is no webhook event", msg, store.EventInbound, "a@example.org", "delivery report: relayed", nil},
+		{"spam report", msg, store.EventSpamReport, "b@example.org", "spam report (feedback-type abuse) from mail.isp.example (ISP-FBL/1.0)",
+			[]Event{common(Event{Email: "b@example.org", Event: SpamReport})}},
+		{"unsubscribe", msg, store.EventUnsubscribe, "a@example.org", "",
+			[]Event{common(Event{Email: "a@example.org", Event: Unsubscribe})}},
 		{"no meta", store.Message{ID: "m1", Recipients: []string{"a@example.org"}}, store.EventProcessed, "a@example.org", "",
 			[]Event{{Email: "a@example.org", Event: Processed, Timestamp: at.Unix(), SGMessageID: "m1"}}},
 	} {

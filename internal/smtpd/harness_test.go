@@ -70,8 +70,9 @@ type envOptions struct {
 	quota      func(store.Store) submit.Quota
 	scanner    spamscan.Scanner
 	abuse      *abuse.Thresholds
-	identity   bool // enforce verified sender domains
-	bounces    bool // accept bounces for return paths on the MX port
+	identity   bool   // enforce verified sender domains
+	bounces    bool   // accept bounces for return paths on the MX port
+	feedback   string // and feedback reports at this address (with bounces)
 }
 
 // testCodec keys the return paths of test servers.
@@ -405,5 +406,5 @@ func bouncesOf(o envOptions, st store.Store) smtpd.Bounces {
 	if !o.bounces {
 		return nil
 	}
-	return &bounce.Service{Store: st, Codec: testCodec}
+	return &bounce.Service{Store: st, Codec: testCodec, FeedbackAddress: o.feedback}
 }

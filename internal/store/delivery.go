@@ -33,6 +33,12 @@ const (
 	EventDropped   EventType = "dropped"
 	EventDelayed   EventType = "delayed" // a delay notice went to the sender
 	EventInbound   EventType = "inbound" // mail to the return path that reports no failure
+	// A recipient's complaint (a feedback report, recorded by
+	// internal/bounce) and unsubscription (List-Unsubscribe; nothing
+	// records it yet, but a webhook may select it already: SendGrid's
+	// spam_report and unsubscribe).
+	EventSpamReport  EventType = "spamreport"
+	EventUnsubscribe EventType = "unsubscribe"
 )
 
 // Event is one line of a message's history. Recipient is "" for events

@@ -1,9 +1,9 @@
 // Package manageapi serves SendGrid's v3 management endpoints over
 // internal/admin: API keys and scopes, subusers, domain authentication
-// (whitelabel), verified senders, IP access (whitelist) and suppressions,
-// with the request and response shapes, status codes and error bodies of
-// SendGrid's API description, so SendGrid's client libraries work
-// unchanged.
+// (whitelabel), verified senders, IP access (whitelist), suppressions and
+// event webhook settings, with the request and response shapes, status
+// codes and error bodies of SendGrid's API description, so SendGrid's
+// client libraries work unchanged.
 //
 // Every request authenticates its bearer key through the submission
 // funnel (lockout, pacing, suspension and the account's IP rules hold

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,12 +48,21 @@ func New(cfg Config) (http.Handler, error) {
 		h.mux.Handle(rt.method+" "+rt.pattern, h.serve(rt))
 		allow[rt.pattern] = append(allow[rt.pattern], rt.method)
 	}
+	// A path's other methods are 405, each registered on its own: a
+	// pattern for every method at once would conflict in the ServeMux
+	// with a wildcard's beside it (".../settings/signed" and "DELETE
+	// .../settings/{id}"). A method outside these is 404.
 	for pattern, methods := range allow {
 		list := strings.Join(methods, ", ")
-		h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		notAllowed := func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", list)
 			web.WriteErrors(w, http.StatusMethodNotAllowed, web.APIError{Message: "method not allowed"})
-		})
+		}
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			if !slices.Contains(methods, m) {
+				h.mux.HandleFunc(m+" "+pattern, notAllowed)
+			}
+		}
 	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteErrors(w, http.StatusNotFound, web.APIError{Message: "not found"})
@@ -164,6 +174,9 @@ func (rq *request) fail(err error) int {
 	case errors.Is(err, admin.ErrConflict):
 		web.WriteErrors(rq.w, http.StatusBadRequest, web.APIError{Message: "already exists"})
 		return http.StatusBadRequest
+	case errors.Is(err, admin.ErrUnavailable):
+		web.WriteErrors(rq.w, http.StatusServiceUnavailable, web.APIError{Message: "not available on this server"})
+		return http.StatusServiceUnavailable
 	case errors.Is(err, errBadJSON):
 		web.WriteErrors(rq.w, http.StatusBadRequest, web.APIError{Message: err.Error()})
 		return http.StatusBadRequest
@@ -243,6 +256,7 @@ func (h *handler) routes() []route {
 		h.keyRoutes(), h.subuserRoutes(),
 		h.ipAccessRoutes(), h.suppressionRoutes(),
 		h.domainRoutes(), h.senderRoutes(),
+		h.webhookRoutes(),
 	} {
 		rs = append(rs, group...)
 	}
