@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -31,6 +32,12 @@ const (
 // write transaction (BEGIN IMMEDIATE), so two workers — or two processes —
 // never claim the same message; PostgreSQL will use FOR UPDATE SKIP LOCKED.
 func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, next func(attempt int) time.Time) ([]store.Claim, error) {
+	// Asked on every commit's wake-up: when nothing is due, a read says so
+	// without the write transaction (on SQLite, the one writer's lock).
+	if due, err := db.anyDue(ctx, `SELECT 1 FROM messages WHERE state = ? AND next_attempt_at <= ? LIMIT 1`,
+		string(store.StateQueued), micros(now)); err != nil || !due {
+		return nil, err
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim: %w", err)
@@ -107,6 +114,20 @@ func scanRecipients(rows *sql.Rows, err error) ([]store.Recipient, error) {
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// anyDue runs query, a SELECT 1 … LIMIT 1, on the read pool and reports
+// whether it found a row.
+func (db *DB) anyDue(ctx context.Context, query string, args ...any) (bool, error) {
+	var one int
+	err := db.r.QueryRowContext(ctx, query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: claim: %w", err)
+	}
+	return true, nil
 }
 
 // RecordAttempt commits an attempt's outcome, its events, suppressions and

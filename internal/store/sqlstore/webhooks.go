@@ -151,6 +151,9 @@ func (db *DB) outboxEnqueue(ctx context.Context, tx *Tx, eventIDs []int64) error
 // next attempt in one write transaction, skipping rows another node holds
 // (PostgreSQL).
 func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]store.OutboxItem, error) {
+	if due, err := db.anyDue(ctx, `SELECT 1 FROM webhook_outbox WHERE next_attempt_at <= ? LIMIT 1`, micros(now)); err != nil || !due {
+		return nil, err
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim outbox: %w", err)
