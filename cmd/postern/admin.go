@@ -65,6 +65,8 @@ var adminCommands = map[string]adminCommand{
 	"webhook show": webhookShow,
 	"webhook test": webhookTest,
 
+	"stats show": statsShow,
+
 	"store copy": storeCopy,
 }
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCLIAndAPIAgree: each management operation done once through the
@@ -251,6 +252,29 @@ func TestCLIAndAPIAgree(t *testing.T) {
 			if line(a, l) != line(b, l) {
 				t.Errorf("webhook show: CLI-set %q, API-set %q", line(a, l), line(b, l))
 			}
+		}
+	})
+
+	t.Run("stats show", func(t *testing.T) {
+		in.trust("acme", "example.test")
+		sg.must(202, key, "POST", "/v3/mail/send", "", map[string]any{
+			"personalizations": []map[string]any{{"to": []map[string]string{{"email": "s1@example.test"}, {"email": "s2@example.test"}}}},
+			"from":             map[string]string{"email": "app@example.test"},
+			"subject":          "stats", "content": []map[string]string{{"type": "text/plain", "value": "counted"}},
+		})
+		today := time.Now().UTC().Format("2006-01-02")
+		_, arr := sg.must(200, key, "GET", "/v3/stats?start_date="+today+"&end_date="+today, "", nil)
+		out := in.mustCLI("stats", "show", "--user", "acme", "--start", today, "--end", today)
+		if len(arr) != 1 {
+			t.Fatalf("GET /v3/stats: %v", arr)
+		}
+		el := arr[0].(map[string]any)
+		metrics := el["stats"].([]any)[0].(map[string]any)["metrics"].(map[string]any)
+		// Requests are counted at acceptance, so both read 2 whatever
+		// delivery has done meanwhile.
+		api := fmt.Sprintf("%v %v", el["date"], metrics["requests"])
+		if cli := fields(line(out, today), 0, 2); cli != api || api != today+" 2" {
+			t.Fatalf("stats: CLI %q, API %q", cli, api)
 		}
 	})
 }

@@ -82,7 +82,7 @@ func FromStore(m store.Message, e store.Event) ([]Event, error) {
 		base.Event = Bounce
 		base.Reason, base.Status = e.Detail, status(e.Detail)
 		base.Type = BounceHard
-		if strings.HasPrefix(base.Status, "5.7.") || strings.HasPrefix(e.Detail, "gave up after ") {
+		if Blocked(e.Detail) {
 			base.Type = BounceBlocked
 		}
 	case store.EventDropped:
@@ -109,6 +109,14 @@ func FromStore(m store.Message, e store.Event) ([]Event, error) {
 		out = append(out, ev)
 	}
 	return out, nil
+}
+
+// Blocked reports whether a bounced event's stored detail is a block
+// (SendGrid's bounce type "blocked"): a refusal on policy grounds (an
+// enhanced code 5.7.x) or delivery given up after retrying, rather than
+// a refusal of the address.
+func Blocked(detail string) bool {
+	return strings.HasPrefix(status(detail), "5.7.") || strings.HasPrefix(detail, "gave up after ")
 }
 
 // eventID is a stable, unique id for stored event e rendered for

@@ -157,6 +157,7 @@ type Store interface {
 	WebhookStore
 	DomainStore
 	SenderStore
+	StatsStore
 
 	Close() error
 }

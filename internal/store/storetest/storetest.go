@@ -80,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Leases", testLeases},
 		{"PurgeFinished", testPurgeFinished},
 		{"Webhooks", testWebhooks},
+		{"EventCounts", testEventCounts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -256,7 +256,7 @@ func (h *handler) routes() []route {
 		h.keyRoutes(), h.subuserRoutes(),
 		h.ipAccessRoutes(), h.suppressionRoutes(),
 		h.domainRoutes(), h.senderRoutes(),
-		h.webhookRoutes(),
+		h.webhookRoutes(), h.statsRoutes(),
 	} {
 		rs = append(rs, group...)
 	}
