@@ -224,17 +224,17 @@ func (r *Report) readOriginal(part *multipart.Part, typ string) error {
 		switch name {
 		case "return-path":
 			if len(r.ReturnPaths) < MaxReturnPaths {
-				if a, ok := parsePath(clean(value)); ok && a != "" {
+				if a, ok := parsePath(mimereport.Clean(value)); ok && a != "" {
 					r.ReturnPaths = append(r.ReturnPaths, a)
 				}
 			}
 		case "message-id":
 			if len(ids) < 2 {
-				ids = append(ids, clean(value))
+				ids = append(ids, mimereport.Clean(value))
 			}
 		}
 	})
-	if len(ids) == 1 && validMsgID(ids[0]) {
+	if len(ids) == 1 && mimereport.ValidMsgID(ids[0]) {
 		r.MessageID = ids[0]
 	}
 	return nil

@@ -3,6 +3,7 @@ package arf
 import (
 	"bytes"
 	"fmt"
+	"github.com/postern/postern/internal/mimereport"
 	"net/mail"
 	"net/netip"
 	"strconv"
@@ -56,7 +57,7 @@ func (r *Report) parseFields(body []byte) error {
 			bad = fmt.Errorf("%w: more than %d %s fields", ErrTooLarge, MaxRepeated, display)
 			return
 		}
-		v := clean(raw)
+		v := mimereport.Clean(raw)
 		malformed := func() { bad = fmt.Errorf("%w: malformed %s", ErrMalformed, display) }
 		switch name {
 		case "feedback-type":
@@ -164,7 +165,7 @@ func scanFields(b []byte, strict bool, fn func(name, value string)) error {
 			return nil
 		}
 		have = false
-		v := trimWSP(string(value))
+		v := mimereport.TrimWSP(string(value))
 		if strict && len(v) > MaxFieldLen {
 			return fmt.Errorf("%w: a field over %d octets", ErrTooLarge, MaxFieldLen)
 		}
@@ -256,7 +257,7 @@ func parsePath(v string) (addr string, ok bool) {
 		addr = firstWord(v)
 		rest = v[len(addr):]
 	}
-	if rest = trimWSP(rest); rest != "" && rest[0] != '(' {
+	if rest = mimereport.TrimWSP(rest); rest != "" && rest[0] != '(' {
 		return "", false
 	}
 	if strings.HasPrefix(addr, "@") { // a source route, "@a,@b:user@d"
@@ -279,15 +280,15 @@ func parsePath(v string) (addr string, ok bool) {
 // stripType returns v without a leading "type;" (Reporting-MTA's
 // mta-name-type, RFC 3464 §2.1.2).
 func stripType(v string) string {
-	if i := strings.IndexByte(v, ';'); i > 0 && isToken(trimWSP(v[:i])) {
-		return trimWSP(v[i+1:])
+	if i := strings.IndexByte(v, ';'); i > 0 && isToken(mimereport.TrimWSP(v[:i])) {
+		return mimereport.TrimWSP(v[i+1:])
 	}
 	return v
 }
 
 // firstWord returns v up to its first whitespace or "(" (a comment).
 func firstWord(v string) string {
-	v = trimWSP(v)
+	v = mimereport.TrimWSP(v)
 	if i := strings.IndexAny(v, " \t("); i >= 0 {
 		v = v[:i]
 	}
@@ -320,44 +321,4 @@ func isVersion(s string) bool {
 		}
 	}
 	return true
-}
-
-// validMsgID reports whether s is a plain "<…@…>" msg-id (RFC 5322
-// §3.6.4) of at most 250 octets.
-func validMsgID(s string) bool {
-	if len(s) < 5 || len(s) > 250 || s[0] != '<' || s[len(s)-1] != '>' {
-		return false
-	}
-	inner := s[1 : len(s)-1]
-	if !strings.Contains(inner, "@") {
-		return false
-	}
-	for i := 0; i < len(inner); i++ {
-		if c := inner[i]; c < 0x21 || c > 0x7e || c == '<' || c == '>' {
-			return false
-		}
-	}
-	return true
-}
-
-// clean makes a value safe to store and log: valid UTF-8, each control
-// character replaced by a space, trimmed.
-func clean(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if strings.IndexFunc(s, isControl) >= 0 {
-		s = strings.Map(func(r rune) rune {
-			if isControl(r) {
-				return ' '
-			}
-			return r
-		}, s)
-	}
-	return trimWSP(s)
-}
-
-// trimWSP trims spaces and tabs, and nothing else.
-func trimWSP(s string) string { return strings.Trim(s, " \t") }
-
-func isControl(r rune) bool {
-	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0)
 }

@@ -2,6 +2,7 @@ package arf
 
 import (
 	"errors"
+	"github.com/postern/postern/internal/mimereport"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -49,7 +50,7 @@ func FuzzParse(f *testing.F) {
 		if len(r.OriginalHeader) > MaxOriginalHeader || len(r.ReturnPaths) > MaxReturnPaths {
 			t.Fatalf("%d octets of header, %d return paths", len(r.OriginalHeader), len(r.ReturnPaths))
 		}
-		if r.MessageID != "" && !validMsgID(r.MessageID) {
+		if r.MessageID != "" && !mimereport.ValidMsgID(r.MessageID) {
 			t.Fatalf("MessageID %q", r.MessageID)
 		}
 		for _, a := range append(append([]string(nil), r.ReturnPaths...), r.OriginalRcptTo...) {
@@ -71,7 +72,7 @@ func FuzzParse(f *testing.F) {
 // checkClean checks the promise of Report's strings.
 func checkClean(t *testing.T, s string, limit int) {
 	t.Helper()
-	if !utf8.ValidString(s) || strings.IndexFunc(s, isControl) >= 0 || s != trimWSP(s) || len(s) > limit {
+	if !utf8.ValidString(s) || strings.IndexFunc(s, mimereport.IsControl) >= 0 || s != mimereport.TrimWSP(s) || len(s) > limit {
 		t.Fatalf("%q is not clean", s)
 	}
 }

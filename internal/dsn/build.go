@@ -385,7 +385,7 @@ func originalMessageID(orig []byte) string {
 		return ""
 	}
 	ids := h.Values("Message-ID")
-	if len(ids) != 1 || !validMsgID(ids[0]) {
+	if len(ids) != 1 || !mimereport.ValidMsgID(ids[0]) {
 		return ""
 	}
 	return ids[0]

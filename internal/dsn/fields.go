@@ -348,21 +348,3 @@ func isAtext(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) ||
 		strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
 }
-
-// validMsgID reports whether s is a plain "<…@…>" msg-id (RFC 5322 §3.6.4)
-// Build can repeat in In-Reply-To and References.
-func validMsgID(s string) bool {
-	if len(s) < 5 || len(s) > 250 || s[0] != '<' || s[len(s)-1] != '>' {
-		return false
-	}
-	inner := s[1 : len(s)-1]
-	if !strings.Contains(inner, "@") {
-		return false
-	}
-	for i := 0; i < len(inner); i++ {
-		if c := inner[i]; c < 0x21 || c > 0x7e || c == '<' || c == '>' {
-			return false
-		}
-	}
-	return true
-}

@@ -2,6 +2,7 @@ package dsn
 
 import (
 	"errors"
+	"github.com/postern/postern/internal/mimereport"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -46,7 +47,7 @@ func FuzzParse(f *testing.F) {
 // checkClean checks the promise of ParsedRecipient's strings.
 func checkClean(t *testing.T, what, s string) {
 	t.Helper()
-	if !utf8.ValidString(s) || strings.IndexFunc(s, isControl) >= 0 || s != trimWSP(s) {
+	if !utf8.ValidString(s) || strings.IndexFunc(s, mimereport.IsControl) >= 0 || s != mimereport.TrimWSP(s) {
 		t.Fatalf("%s %q is not clean", what, s)
 	}
 }

@@ -146,7 +146,7 @@ func (p *Parsed) parseStatus(body []byte) error {
 		return fmt.Errorf("%w: more than %d recipients", ErrTooLarge, MaxRecipients)
 	}
 	if v, ok := perMessage.get("reporting-mta"); ok {
-		p.ReportingMTA = clean(stripType(v))
+		p.ReportingMTA = mimereport.Clean(stripType(v))
 	}
 	p.QueueID = queueID(perMessage)
 
@@ -178,10 +178,10 @@ func (p *Parsed) parseStatus(body []byte) error {
 			rc.OriginalRecipient = parseAddress(v)
 		}
 		if v, ok := g.get("remote-mta"); ok {
-			rc.RemoteMTA = clean(stripType(v))
+			rc.RemoteMTA = mimereport.Clean(stripType(v))
 		}
 		if v, ok := g.get("diagnostic-code"); ok {
-			rc.Diagnostic = clean(stripType(v))
+			rc.Diagnostic = mimereport.Clean(stripType(v))
 		}
 		p.Recipients = append(p.Recipients, rc)
 	}
@@ -197,7 +197,7 @@ func parseGroups(body []byte) ([]group, error) {
 	var value []byte // of the last field of cur
 	flush := func() {
 		if len(cur) > 0 {
-			cur[len(cur)-1].value = trimWSP(string(value))
+			cur[len(cur)-1].value = mimereport.TrimWSP(string(value))
 		}
 	}
 	for n, rest := 1, body; len(rest) > 0; n++ {
@@ -263,12 +263,12 @@ func validFieldName(s string) bool {
 func queueID(g group) string {
 	for _, name := range []string{"x-postern-queue-id", "x-postfix-queue-id"} {
 		if v, ok := g.get(name); ok {
-			return clean(v)
+			return mimereport.Clean(v)
 		}
 	}
 	for _, f := range g {
 		if strings.HasPrefix(f.name, "x-") && strings.HasSuffix(f.name, "-queue-id") {
-			return clean(f.value)
+			return mimereport.Clean(f.value)
 		}
 	}
 	return ""
@@ -277,8 +277,8 @@ func queueID(g group) string {
 // stripType returns v without a leading "type;" (RFC 3464 §2.1.2's
 // address-type, mta-name-type and diagnostic-type).
 func stripType(v string) string {
-	if i := strings.IndexByte(v, ';'); i > 0 && isTypeToken(trimWSP(v[:i])) {
-		return trimWSP(v[i+1:])
+	if i := strings.IndexByte(v, ';'); i > 0 && isTypeToken(mimereport.TrimWSP(v[:i])) {
+		return mimereport.TrimWSP(v[i+1:])
 	}
 	return v
 }
@@ -288,18 +288,18 @@ func stripType(v string) string {
 // brackets some MTAs add.
 func parseAddress(v string) string {
 	a := stripType(v)
-	if i := strings.IndexByte(v, ';'); i > 0 && strings.EqualFold(trimWSP(v[:i]), "utf-8") {
+	if i := strings.IndexByte(v, ';'); i > 0 && strings.EqualFold(mimereport.TrimWSP(v[:i]), "utf-8") {
 		a = xtextDecode(a)
 	}
 	if len(a) >= 2 && a[0] == '<' && a[len(a)-1] == '>' {
 		a = a[1 : len(a)-1]
 	}
-	return clean(a)
+	return mimereport.Clean(a)
 }
 
 // firstWord returns v up to its first whitespace, "(" or ";".
 func firstWord(v string) string {
-	v = trimWSP(v)
+	v = mimereport.TrimWSP(v)
 	if i := strings.IndexAny(v, " \t(;"); i >= 0 {
 		v = v[:i]
 	}
@@ -324,27 +324,4 @@ func parseStatusCode(s string) ([3]int, bool) {
 		return code, false
 	}
 	return code, true
-}
-
-// clean makes a parsed value safe to store and log: valid UTF-8, each
-// control character replaced by a space, trimmed.
-func clean(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if strings.IndexFunc(s, isControl) >= 0 {
-		s = strings.Map(func(r rune) rune {
-			if isControl(r) {
-				return ' '
-			}
-			return r
-		}, s)
-	}
-	return trimWSP(s)
-}
-
-// trimWSP trims spaces and tabs, and nothing else: a decoded address may
-// end in a Unicode space that is part of it.
-func trimWSP(s string) string { return strings.Trim(s, " \t") }
-
-func isControl(r rune) bool {
-	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0)
 }
