@@ -112,31 +112,34 @@ func startNode(tb testing.TB, d *testenv.DNSServer, sink *testenv.Sink, dsn stri
 
 // submit sends n messages over conns connections and returns when all are
 // acknowledged.
-func (p *running) submit(tb testing.TB, conns, n int) {
-	addr := p.r.Addrs[smtpd.Submissions][0].String()
+func (p *running) submit(tb testing.TB, conns, n int) { submitOver(tb, []*running{p}, conns, n) }
+
+// submitOver sends n messages over conns connections spread over nodes,
+// each message with its number in the subject ("m000042"), and returns
+// when all are acknowledged.
+func submitOver(tb testing.TB, nodes []*running, conns, n int) {
 	var wg sync.WaitGroup
-	for c := 0; c < conns; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cl, err := smtp.DialTLS(addr, p.tls)
+	for k := range conns {
+		node := nodes[k%len(nodes)]
+		wg.Go(func() {
+			cl, err := smtp.DialTLS(node.r.Addrs[smtpd.Submissions][0].String(), node.tls)
 			if err != nil {
 				tb.Error(err)
 				return
 			}
 			defer cl.Close()
-			if err := cl.Auth(sasl.NewPlainClient("", "apikey", p.key)); err != nil {
+			if err := cl.Auth(sasl.NewPlainClient("", "apikey", node.key)); err != nil {
 				tb.Error(err)
 				return
 			}
-			for i := c; i < n; i += conns {
-				msg := fmt.Sprintf("From: app@example.test\r\nSubject: %d\r\n\r\nmessage %d\r\n", i, i)
+			for i := k; i < n; i += conns {
+				msg := fmt.Sprintf("From: app@example.test\r\nSubject: m%06d\r\n\r\nmessage %d\r\n", i, i)
 				if err := cl.SendMail("app@example.test", []string{fmt.Sprintf("u%d@example.test", i%50)}, strings.NewReader(msg)); err != nil {
 					tb.Error(err)
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }

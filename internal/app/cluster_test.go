@@ -40,35 +40,8 @@ func startCluster(tb testing.TB, n int) *cluster {
 	return c
 }
 
-// submit sends n messages over conns connections spread over the nodes,
-// each message with its number in the subject; it returns the numbers
-// acknowledged.
-func (c *cluster) submit(tb testing.TB, conns, n int) {
-	var wg sync.WaitGroup
-	for k := range conns {
-		node := c.nodes[k%len(c.nodes)]
-		wg.Go(func() {
-			cl, err := smtp.DialTLS(node.r.Addrs[smtpd.Submissions][0].String(), node.tls)
-			if err != nil {
-				tb.Error(err)
-				return
-			}
-			defer cl.Close()
-			if err := cl.Auth(sasl.NewPlainClient("", "apikey", node.key)); err != nil {
-				tb.Error(err)
-				return
-			}
-			for i := k; i < n; i += conns {
-				msg := fmt.Sprintf("From: app@example.test\r\nSubject: m%06d\r\n\r\nmessage %d\r\n", i, i)
-				if err := cl.SendMail("app@example.test", []string{fmt.Sprintf("u%d@example.test", i%50)}, strings.NewReader(msg)); err != nil {
-					tb.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-}
+// submit sends n messages over conns connections spread over the nodes.
+func (c *cluster) submit(tb testing.TB, conns, n int) { submitOver(tb, c.nodes, conns, n) }
 
 // delivered counts the distinct messages the sink has, and the copies
 // beyond one.
