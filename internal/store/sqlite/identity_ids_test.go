@@ -2,11 +2,9 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/postern/postern/internal/store"
 )
@@ -27,18 +25,7 @@ func TestMigrationGivesDomainsAndSendersIDs(t *testing.T) {
 		t.Fatal("no migration creates domains_v13")
 	}
 	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite", dsn(path, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for v := 1; v < version; v++ {
-		if err := applyMigration(ctx, raw, v, migrations[v-1], time.Now()); err != nil {
-			t.Fatalf("migration %d: %v", v, err)
-		}
-	}
+	raw := atVersion(t, path, version-1)
 	for _, q := range []string{
 		`INSERT INTO users (id, name, created_at) VALUES (1, 'acme', 0), (2, 'beta', 0)`,
 		`INSERT INTO domains (name, user_id, state, rsa_selector, rsa_key, ed_selector, ed_key, created_at, verified_at,

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,18 +15,7 @@ import (
 func TestMigration12KindsAndRuleIDs(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "postern.db")
-	old, err := sql.Open("sqlite", dsn(path, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := old.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for i, m := range migrations[:11] {
-		if err := applyMigration(ctx, old, i+1, m, time.Now()); err != nil {
-			t.Fatalf("migration %d: %v", i+1, err)
-		}
-	}
+	old := atVersion(t, path, 11)
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	us := micros(at)
 	for _, q := range []struct {
