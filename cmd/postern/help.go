@@ -100,14 +100,18 @@ With --signed on, the public key receivers verify with goes to stdout
 so turning it on again brings back the same one.`},
 		{"webhook show", "--user NAME", "the user's webhooks: URL, events, key, last delivery, backlog", ""},
 		{"webhook test", "--user NAME [--url URL]", "POST a test event to the webhook's URL (or URL)", ""},
-		{"stats show", "--user NAME [--start YYYY-MM-DD] [--end YYYY-MM-DD] [--by day|week|month]",
-			"DATE REQUESTS DELIVERED DEFERRED BOUNCES BLOCKS DROPS SPAM_REPORTS UNSUBSCRIBES", `The user's statistics, as GET /v3/stats has them, one line per day,
+		{"stats show", "--user NAME [--start YYYY-MM-DD] [--end YYYY-MM-DD] [--by day|week|month] [--categories C,… | --subusers NAME,…]",
+			"DATE [NAME] REQUESTS DELIVERED DEFERRED BOUNCES BLOCKS DROPS SPAM_REPORTS UNSUBSCRIBES", `The user's statistics, as GET /v3/stats has them, one line per day,
 week (dated by its Monday) or month (by its first), every one of the
 range, zeros included; UTC days. They come from the events of the
 user's messages (Postern's own bounce messages left out): requests are
 the recipients accepted, blocks the bounces on policy grounds (5.7.x)
 or after giving up, bounces the others, drops the recipients not sent
-to (suppressed or dropped). Opens and clicks Postern does not track.`},
+to (suppressed or dropped). Opens and clicks Postern does not track.
+With --categories (GET /v3/categories/stats), a line per bucket and
+category, counting the user's messages of that category; with
+--subusers (GET /v3/subusers/stats), a line per bucket and subuser of
+the user. The name follows the date.`},
 		{"help", "[COMMAND]", "the commands, or one command's synopsis and flags", ""},
 		{"version", "", "Postern's version, commit and Go release", ""},
 	}

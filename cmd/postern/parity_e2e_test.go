@@ -261,6 +261,7 @@ func TestCLIAndAPIAgree(t *testing.T) {
 			"personalizations": []map[string]any{{"to": []map[string]string{{"email": "s1@example.test"}, {"email": "s2@example.test"}}}},
 			"from":             map[string]string{"email": "app@example.test"},
 			"subject":          "stats", "content": []map[string]string{{"type": "text/plain", "value": "counted"}},
+			"categories": []string{"weekly"},
 		})
 		today := time.Now().UTC().Format("2006-01-02")
 		_, arr := sg.must(200, key, "GET", "/v3/stats?start_date="+today+"&end_date="+today, "", nil)
@@ -275,6 +276,13 @@ func TestCLIAndAPIAgree(t *testing.T) {
 		api := fmt.Sprintf("%v %v", el["date"], metrics["requests"])
 		if cli := fields(line(out, today), 0, 2); cli != api || api != today+" 2" {
 			t.Fatalf("stats: CLI %q, API %q", cli, api)
+		}
+		_, arr = sg.must(200, key, "GET", "/v3/categories/stats?start_date="+today+"&end_date="+today+"&categories=weekly", "", nil)
+		out = in.mustCLI("stats", "show", "--user", "acme", "--start", today, "--end", today, "--categories", "weekly")
+		entry := arr[0].(map[string]any)["stats"].([]any)[0].(map[string]any)
+		api = fmt.Sprintf("%v %v %v", arr[0].(map[string]any)["date"], entry["name"], entry["metrics"].(map[string]any)["requests"])
+		if cli := fields(line(out, today), 0, 3); cli != api || api != today+" weekly 2" {
+			t.Fatalf("category stats: CLI %q, API %q", cli, api)
 		}
 	})
 }

@@ -32,6 +32,8 @@ const ScopeMailSend = "mail.send"
 //	                                         read and update are SendGrid's,
 //	                                         accepted, needed by nothing)
 //	stats.read, stats.global.read            read sending statistics
+//	categories.stats.read                    read statistics per category
+//	subusers.stats.read                      read the subusers' statistics
 //	templates.{create,read,update,delete}    manage templates
 //	user.profile.{read,update}               read and change the profile
 //	whitelabel.{create,read,update,delete}   domain authentication
@@ -47,12 +49,14 @@ func KnownScopes() []string {
 		"api_keys.delete",
 		"api_keys.read",
 		"api_keys.update",
+		"categories.stats.read",
 		"messages.read",
 		"stats.global.read",
 		"stats.read",
 		"subusers.create",
 		"subusers.delete",
 		"subusers.read",
+		"subusers.stats.read",
 		"subusers.update",
 		"suppression.create",
 		"suppression.delete",

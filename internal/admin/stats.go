@@ -90,48 +90,181 @@ func (s *Service) Stats(ctx context.Context, a Actor, q StatsQuery) ([]StatsBuck
 	if err != nil {
 		return nil, err
 	}
-	var buckets []StatsBucket
-	index := map[string]int{} // a day → its bucket
-	for d := start; !d.After(end); d = d.AddDate(0, 0, 1) {
-		first := bucketStart(d, by)
-		if len(buckets) == 0 || !buckets[len(buckets)-1].Date.Equal(first) {
-			buckets = append(buckets, StatsBucket{Date: first})
-		}
-		index[d.Format(DateLayout)] = len(buckets) - 1
-	}
+	dates, index := bucketDates(start, end, by)
 	counts, err := s.Store.EventCounts(ctx, []int64{a.User.ID}, start, end.AddDate(0, 0, 1))
 	if err != nil {
 		return nil, fmt.Errorf("admin: stats of %s: %w", a.User.Name, err)
 	}
+	buckets := make([]StatsBucket, len(dates))
+	for i, d := range dates {
+		buckets[i].Date = d
+	}
 	for _, c := range counts {
-		i, ok := index[c.Day.Format(DateLayout)]
-		if !ok {
-			continue
-		}
-		m := &buckets[i].Metrics
-		switch c.Type {
-		case store.EventProcessed:
-			m.Processed += c.Count
-			m.Requests += c.Count
-		case store.EventDelivered:
-			m.Delivered += c.Count
-		case store.EventDeferred:
-			m.Deferred += c.Count
-		case store.EventBounced:
-			if events.Blocked(c.Detail) {
-				m.Blocks += c.Count
-			} else {
-				m.Bounces += c.Count
-			}
-		case store.EventDropped:
-			m.BounceDrops += c.Count
-		case store.EventSpamReport:
-			m.SpamReports += c.Count
-		case store.EventUnsubscribe:
-			m.Unsubscribes += c.Count
+		if i, ok := index[c.Day.Format(DateLayout)]; ok {
+			buckets[i].Metrics.add(c)
 		}
 	}
 	return buckets, nil
+}
+
+// Scopes of the per-category and per-subuser statistics (SendGrid's).
+const (
+	ScopeCategoryStatsRead = "categories.stats.read"
+	ScopeSubuserStatsRead  = "subusers.stats.read"
+)
+
+// MaxStatsNames is how many categories or subusers one query may name.
+const MaxStatsNames = 10
+
+// NamedStats are the metrics of one category or subuser in a bucket.
+type NamedStats struct {
+	Name    string
+	Metrics StatsMetrics
+}
+
+// NamedBucket is one day, week or month of per-category or per-subuser
+// statistics: one NamedStats for every name asked about, in the order
+// asked, zeros included (Date as in StatsBucket).
+type NamedBucket struct {
+	Date  time.Time
+	Stats []NamedStats
+}
+
+// CategoryStats returns, as Stats does, the statistics of the Actor's
+// user's messages per category, for each of categories (1 to
+// MaxStatsNames, distinct): the events of a message count for every one
+// of its categories (compose.Meta).
+func (s *Service) CategoryStats(ctx context.Context, a Actor, q StatsQuery, categories []string) ([]NamedBucket, error) {
+	if err := a.need(ScopeCategoryStatsRead); err != nil {
+		return nil, err
+	}
+	if err := checkStatsNames("categories", categories); err != nil {
+		return nil, err
+	}
+	start, end, by, err := s.statsRange(q)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := s.Store.CategoryEventCounts(ctx, a.User.ID, categories, start, end.AddDate(0, 0, 1))
+	if err != nil {
+		return nil, fmt.Errorf("admin: category stats of %s: %w", a.User.Name, err)
+	}
+	return namedBuckets(start, end, by, categories, counts, func(c store.DayCount) string { return c.Category }), nil
+}
+
+// SubuserStats returns, as Stats does, the statistics of each of the
+// Actor's user's subusers named (1 to MaxStatsNames, distinct); a name
+// that is not one of its subusers is ErrNotFound.
+func (s *Service) SubuserStats(ctx context.Context, a Actor, q StatsQuery, subusers []string) ([]NamedBucket, error) {
+	if err := a.need(ScopeSubuserStatsRead); err != nil {
+		return nil, err
+	}
+	if err := checkStatsNames("subusers", subusers); err != nil {
+		return nil, err
+	}
+	start, end, by, err := s.statsRange(q)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(subusers))
+	names := map[int64]string{}
+	for i, name := range subusers {
+		u, err := s.subuser(ctx, a, name)
+		if err != nil {
+			return nil, err
+		}
+		ids[i], names[u.ID] = u.ID, name
+	}
+	counts, err := s.Store.EventCounts(ctx, ids, start, end.AddDate(0, 0, 1))
+	if err != nil {
+		return nil, fmt.Errorf("admin: subuser stats of %s: %w", a.User.Name, err)
+	}
+	return namedBuckets(start, end, by, subusers, counts, func(c store.DayCount) string { return names[c.UserID] }), nil
+}
+
+func checkStatsNames(field string, names []string) error {
+	switch {
+	case len(names) == 0:
+		return Invalid(field, "is required")
+	case len(names) > MaxStatsNames:
+		return Invalid(field, "may name at most %d", MaxStatsNames)
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		switch {
+		case n == "":
+			return Invalid(field, "must not be empty")
+		case seen[n]:
+			return Invalid(field, "names %q twice", n)
+		}
+		seen[n] = true
+	}
+	return nil
+}
+
+// namedBuckets spreads counts over the range's buckets and names, name
+// giving each count's.
+func namedBuckets(start, end time.Time, by string, names []string, counts []store.DayCount, name func(store.DayCount) string) []NamedBucket {
+	dates, index := bucketDates(start, end, by)
+	at := map[string]int{}
+	for i, n := range names {
+		at[n] = i
+	}
+	buckets := make([]NamedBucket, len(dates))
+	for i, d := range dates {
+		buckets[i] = NamedBucket{Date: d, Stats: make([]NamedStats, len(names))}
+		for j, n := range names {
+			buckets[i].Stats[j].Name = n
+		}
+	}
+	for _, c := range counts {
+		i, ok := index[c.Day.Format(DateLayout)]
+		j, named := at[name(c)]
+		if ok && named {
+			buckets[i].Stats[j].Metrics.add(c)
+		}
+	}
+	return buckets
+}
+
+// bucketDates are the first days of the range's buckets and, for every
+// day of the range, the index of its bucket.
+func bucketDates(start, end time.Time, by string) ([]time.Time, map[string]int) {
+	var dates []time.Time
+	index := map[string]int{} // a day → its bucket
+	for d := start; !d.After(end); d = d.AddDate(0, 0, 1) {
+		first := bucketStart(d, by)
+		if len(dates) == 0 || !dates[len(dates)-1].Equal(first) {
+			dates = append(dates, first)
+		}
+		index[d.Format(DateLayout)] = len(dates) - 1
+	}
+	return dates, index
+}
+
+// add counts c in m (Stats says how events make metrics).
+func (m *StatsMetrics) add(c store.DayCount) {
+	switch c.Type {
+	case store.EventProcessed:
+		m.Processed += c.Count
+		m.Requests += c.Count
+	case store.EventDelivered:
+		m.Delivered += c.Count
+	case store.EventDeferred:
+		m.Deferred += c.Count
+	case store.EventBounced:
+		if events.Blocked(c.Detail) {
+			m.Blocks += c.Count
+		} else {
+			m.Bounces += c.Count
+		}
+	case store.EventDropped:
+		m.BounceDrops += c.Count
+	case store.EventSpamReport:
+		m.SpamReports += c.Count
+	case store.EventUnsubscribe:
+		m.Unsubscribes += c.Count
+	}
 }
 
 // statsRange validates q: its first and last days (midnight UTC) and

@@ -41,6 +41,8 @@ var dialect = sqlstore.Dialect{
 	SkipLocked:   ` FOR UPDATE OF %s SKIP LOCKED`,
 	NoLimit:      nil,
 	LockCounters: lockSubjects,
+	Categories: `CROSS JOIN LATERAL jsonb_array_elements_text(
+		CASE WHEN m.meta = '' THEN NULL ELSE m.meta::jsonb -> 'categories' END) AS c(value)`,
 }
 
 // Open connects to the database dsn names (a postgres:// URL or key=value

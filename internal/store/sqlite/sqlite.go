@@ -30,7 +30,8 @@ type DB struct {
 
 // dialect is SQLite's: `?` placeholders, its constraint codes, and
 // nothing to lock, as write transactions run one at a time on w.
-var dialect = sqlstore.Dialect{MapErr: mapErr, NoLimit: int64(-1)}
+var dialect = sqlstore.Dialect{MapErr: mapErr, NoLimit: int64(-1),
+	Categories: `CROSS JOIN json_each(CASE WHEN m.meta = '' THEN '{}' ELSE m.meta END, '$.categories') c`}
 
 var _ store.Store = (*DB)(nil)
 

@@ -34,6 +34,10 @@ type Dialect struct {
 	// subjects wait for each other (PostgreSQL: advisory transaction
 	// locks). Nil where write transactions are serial already (SQLite).
 	LockCounters func(ctx context.Context, tx *Tx, subjects []string) error
+	// Categories is a join that gives each row of messages m one row of
+	// c(value) per category in m's Meta (JSON; "" is none): SQLite's
+	// json_each, PostgreSQL's jsonb_array_elements_text.
+	Categories string
 }
 
 // Options are what New needs: the pools and the dialect.

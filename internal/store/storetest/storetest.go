@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PurgeFinished", testPurgeFinished},
 		{"Webhooks", testWebhooks},
 		{"EventCounts", testEventCounts},
+		{"CategoryEventCounts", testCategoryEventCounts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

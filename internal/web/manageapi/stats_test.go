@@ -30,29 +30,30 @@ func seedStats(t *testing.T, e *env) {
 	rcpts := []string{"r1@example.com", "r2@example.com"}
 	for _, m := range []struct {
 		id, from string
+		meta     string
 		u        store.User
 		at       time.Time
 		evs      []store.Event // at the message's time + 1h
 	}{
-		{"m1", "a@acme.example", acme, day(0, 8), []store.Event{
+		{"m1", "a@acme.example", `{"categories":["news"]}`, acme, day(0, 8), []store.Event{
 			{Recipient: rcpts[0], Type: store.EventDelivered, Detail: "250 2.0.0 ok"},
 			{Recipient: rcpts[1], Type: store.EventDeferred, Detail: "451 4.7.1 later"},
 		}},
-		{"m2", "a@acme.example", acme, day(2, 8), []store.Event{
+		{"m2", "a@acme.example", `{"categories":["promo","news"],"custom_args":{"a":"b"}}`, acme, day(2, 8), []store.Event{
 			{Recipient: rcpts[0], Type: store.EventBounced, Detail: "550 5.1.1 no such user"},
 			{Recipient: rcpts[1], Type: store.EventBounced, Detail: "gave up after 5 days: 451 4.4.1 timeout"},
 			{Recipient: rcpts[1], Type: store.EventSpamReport},
 		}},
-		{"m3", "s@acme.example", shop, day(2, 9), []store.Event{
+		{"m3", "s@acme.example", `{"categories":["news"]}`, shop, day(2, 9), []store.Event{
 			{Recipient: rcpts[0], Type: store.EventDelivered, Detail: "250 ok"},
 			{Recipient: rcpts[1], Type: store.EventDropped, Detail: "suppressed: bounce"},
 		}},
-		{"d1", "", acme, day(2, 10), []store.Event{
+		{"d1", "", `{"categories":["news"]}`, acme, day(2, 10), []store.Event{
 			{Recipient: rcpts[0], Type: store.EventDelivered, Detail: "250 ok"},
 		}},
 	} {
 		if err := e.store.EnqueueBatch(ctx, []store.NewMessage{{ID: m.id, UserID: m.u.ID, KeyID: "k1", From: m.from,
-			Recipients: rcpts, Body: []byte("Subject: x\r\n\r\nhi\r\n"), CreatedAt: m.at}}); err != nil {
+			Recipients: rcpts, Body: []byte("Subject: x\r\n\r\nhi\r\n"), CreatedAt: m.at, Meta: m.meta}}); err != nil {
 			t.Fatal(err)
 		}
 		at := m.at.Add(time.Hour)
@@ -73,6 +74,19 @@ var metricNames = []string{"blocks", "bounce_drops", "bounces", "deferred", "del
 // element by its date, checking SendGrid's shape on the way.
 func (e *env) statsOf(t *testing.T, c call) ([]string, []map[string]float64) {
 	t.Helper()
+	dates, named := e.namedStatsOf(t, c, "", 1)
+	var metrics []map[string]float64
+	for _, n := range named {
+		metrics = append(metrics, n[""])
+	}
+	return dates, metrics
+}
+
+// namedStatsOf runs a GET of statistics of typ ("" for the global ones,
+// "category", "subuser") and returns each element's date and metrics by
+// name, checking that each element has n entries of SendGrid's shape.
+func (e *env) namedStatsOf(t *testing.T, c call, typ string, n int) ([]string, []map[string]map[string]float64) {
+	t.Helper()
 	c.method = "GET"
 	body := e.want(c, http.StatusOK)
 	list, ok := body.([]any)
@@ -80,27 +94,36 @@ func (e *env) statsOf(t *testing.T, c call) ([]string, []map[string]float64) {
 		t.Fatalf("not a JSON array: %#v", body)
 	}
 	var dates []string
-	var metrics []map[string]float64
+	var metrics []map[string]map[string]float64
 	for _, el := range list {
 		o := obj(t, el)
 		date, _ := o["date"].(string)
 		stats, _ := o["stats"].([]any)
-		if len(o) != 2 || date == "" || len(stats) != 1 {
-			t.Fatalf("element %v: want {date, stats: [one]}", o)
+		if len(o) != 2 || date == "" || len(stats) != n {
+			t.Fatalf("element %v: want {date, stats: [%d]}", o, n)
 		}
-		mo, _ := obj(t, stats[0])["metrics"].(map[string]any)
-		if len(mo) != len(metricNames) {
-			t.Fatalf("metrics %v: want the %d of SendGrid", mo, len(metricNames))
-		}
-		m := map[string]float64{}
-		for _, name := range metricNames {
-			v, ok := mo[name].(float64)
-			if !ok {
-				t.Fatalf("metric %s missing or not a number: %v", name, mo)
+		byName := map[string]map[string]float64{}
+		for _, st := range stats {
+			so := obj(t, st)
+			name, _ := so["name"].(string)
+			if got, _ := so["type"].(string); got != typ || (typ != "" && (name == "" || len(so) != 3)) {
+				t.Fatalf("entry %v: want type %q and a name", so, typ)
 			}
-			m[name] = v
+			mo, _ := so["metrics"].(map[string]any)
+			if len(mo) != len(metricNames) {
+				t.Fatalf("metrics %v: want the %d of SendGrid", mo, len(metricNames))
+			}
+			m := map[string]float64{}
+			for _, name := range metricNames {
+				v, ok := mo[name].(float64)
+				if !ok {
+					t.Fatalf("metric %s missing or not a number: %v", name, mo)
+				}
+				m[name] = v
+			}
+			byName[name] = m
 		}
-		dates, metrics = append(dates, date), append(metrics, m)
+		dates, metrics = append(dates, date), append(metrics, byName)
 	}
 	return dates, metrics
 }
@@ -221,10 +244,77 @@ func TestStatsAgreeWithEvents(t *testing.T) {
 	}
 }
 
+// TestCategoryStatsAPI (issue 15): a message's events count for each of
+// its categories, another user's never; every name asked about in every
+// bucket.
+func TestCategoryStatsAPI(t *testing.T) {
+	e := newEnv(t)
+	seedStats(t, e)
+	dates, ms := e.namedStatsOf(t, call{method: "GET", as: "acme",
+		path: "/v3/categories/stats?start_date=2026-11-30&end_date=2026-12-02&categories=news&categories=promo&categories=none"}, "category", 3)
+	if len(dates) != 3 || dates[0] != "2026-11-30" || dates[2] != "2026-12-02" {
+		t.Fatalf("dates %v", dates)
+	}
+	for _, tc := range []struct {
+		day         int
+		name, field string
+		want        float64
+	}{
+		{0, "news", "delivered", 1}, {0, "news", "processed", 2}, {0, "promo", "processed", 0},
+		{2, "news", "processed", 2}, {2, "promo", "processed", 2}, {2, "news", "bounces", 1}, {2, "promo", "blocks", 1},
+		{2, "promo", "spam_reports", 1}, {2, "news", "delivered", 0}, // shop's and the DSN's are not acme's
+		{1, "news", "processed", 0}, {2, "none", "processed", 0},
+	} {
+		if got := ms[tc.day][tc.name][tc.field]; got != tc.want {
+			t.Errorf("%s %s %s = %v, want %v", dates[tc.day], tc.name, tc.field, got, tc.want)
+		}
+	}
+	_, ms = e.namedStatsOf(t, call{method: "GET", as: "acme", obo: "shop",
+		path: "/v3/categories/stats?start_date=2026-11-01&end_date=2026-12-31&aggregated_by=month&categories=news"}, "category", 1)
+	if ms[1]["news"]["delivered"] != 1 || ms[1]["news"]["bounce_drops"] != 1 || ms[0]["news"]["processed"] != 0 {
+		t.Errorf("shop's news by month: %v", ms)
+	}
+	for _, tc := range []struct{ name, query, field string }{
+		{"no categories", "?start_date=2026-12-01", "categories"},
+		{"empty category", "?start_date=2026-12-01&categories=", "categories"},
+		{"twice", "?start_date=2026-12-01&categories=a&categories=a", "categories"},
+		{"eleven", "?start_date=2026-12-01&categories=1&categories=2&categories=3&categories=4&categories=5&categories=6" +
+			"&categories=7&categories=8&categories=9&categories=10&categories=11", "categories"},
+		{"no start_date", "?categories=news", "start_date"},
+	} {
+		e.wantRefusal(t, tc.name, call{method: "GET", path: "/v3/categories/stats" + tc.query, as: "acme"}, http.StatusBadRequest, tc.field)
+	}
+}
+
+// TestSubuserStatsAPI (issue 15): an account reads each of its subusers'
+// statistics; anyone else's subuser, or an account, is 404.
+func TestSubuserStatsAPI(t *testing.T) {
+	e := newEnv(t)
+	seedStats(t, e)
+	dates, ms := e.namedStatsOf(t, call{method: "GET", as: "acme",
+		path: "/v3/subusers/stats?start_date=2026-11-30&end_date=2026-12-02&subusers=shop"}, "subuser", 1)
+	if len(dates) != 3 || ms[2]["shop"]["delivered"] != 1 || ms[2]["shop"]["bounce_drops"] != 1 || ms[2]["shop"]["processed"] != 2 || ms[0]["shop"]["processed"] != 0 {
+		t.Errorf("shop: %v %v", dates, ms)
+	}
+	dates, _ = e.namedStatsOf(t, call{method: "GET", as: "acme",
+		path: "/v3/subusers/stats?start_date=2026-11-30&end_date=2026-12-02&subusers=shop&limit=1&offset=2"}, "subuser", 1)
+	if len(dates) != 1 || dates[0] != "2026-12-02" {
+		t.Errorf("limit 1 offset 2: %v", dates)
+	}
+	for _, tc := range []struct{ as, subuser string }{{"beta", "shop"}, {"acme", "acme"}, {"acme", "beta"}, {"acme", "nobody"}} {
+		if st, body := e.do(call{method: "GET", as: tc.as, path: "/v3/subusers/stats?start_date=2026-12-01&subusers=" + tc.subuser}); st != http.StatusNotFound {
+			t.Errorf("%s asking for %s: %d %v, want 404", tc.as, tc.subuser, st, body)
+		}
+	}
+	e.wantRefusal(t, "no subusers", call{method: "GET", path: "/v3/subusers/stats?start_date=2026-12-01", as: "acme"}, http.StatusBadRequest, "subusers")
+}
+
 func TestStatsScopes(t *testing.T) {
 	e := newEnv(t)
 	for _, tc := range []scopeCase{
 		{"stats.read", "GET", "/v3/stats?start_date=2026-12-01&end_date=2026-12-02", nil, http.StatusOK},
+		{"categories.stats.read", "GET", "/v3/categories/stats?start_date=2026-12-01&categories=news", nil, http.StatusOK},
+		{"subusers.stats.read", "GET", "/v3/subusers/stats?start_date=2026-12-01&subusers=shop", nil, http.StatusOK},
 	} {
 		without, with := e.scopeKeys(t, "acme", tc.scope)
 		if st, body := e.do(call{method: tc.method, path: tc.path, as: "key:" + without}); !forbidden(st, body) {
