@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/postern/postern/internal/bounce"
@@ -34,9 +35,15 @@ type session struct {
 	opened   time.Time
 	release  func() // gives the connection slot back
 
+	// r and w are nil while the session waits for a command (burst).
 	r   *bufio.Reader
 	w   *bufio.Writer
-	tls *tls.ConnectionState // nil before TLS
+	raw syscall.RawConn // the socket, for waitReadable; nil: wait in Read
+	tls *tlsState       // nil before TLS
+	// waitEnd is the read deadline set when the session went idle: the
+	// line that ends the wait must arrive by then, as if it had been
+	// waited for in readLine. Zero: none.
+	waitEnd time.Time
 
 	helo       string
 	errors     int  // refused commands
@@ -65,8 +72,8 @@ func (s *Server) newConn(nc net.Conn, mode Mode, release func()) *session {
 	id := s.newSessionID()
 	ip := remoteIP(nc)
 	return &session{
-		srv: s, nc: nc, mode: mode, id: id, clientIP: ip, opened: time.Now(), release: release,
-		log: s.cfg.Logger.With("session", id, "ip", ip.String()),
+		srv: s, nc: nc, raw: rawConn(nc), mode: mode, id: id, clientIP: ip, opened: time.Now(), release: release,
+		log: sessionLogger(s.cfg.Logger, id, ip.String()),
 	}
 }
 
@@ -74,35 +81,124 @@ func (s *Server) newConn(nc net.Conn, mode Mode, release func()) *session {
 var errLineTooLong = errors.New("smtpd: line too long")
 
 // serve runs the session until the client quits, a limit ends it, or the
-// server closes it.
+// server closes it. The session's own goroutine only waits: for the
+// client's next command, with no buffer held (waitReadable), and for the
+// burst of work that follows, which runs on a goroutine of its own
+// (inBurst). So the goroutine an idle session keeps has never grown past
+// the smallest stack, whatever TLS handshakes, signatures or commits the
+// session has done (a stack shrinks at a GC only while less than a
+// quarter of it is in use, which a parked goroutine's never is).
 func (s *session) serve() {
 	defer s.close()
-	defer func() {
-		if p := recover(); p != nil {
-			s.log.Error("session panic", "panic", p, "stack", string(debug.Stack()))
-			s.closeAfter = true
-			s.send(smtperr.New(smtperr.C421Unavailable, smtperr.SecTempSystem, "Internal error, closing connection (session "+s.id+")"))
-		}
+	var waitErr error
+	for first := true; s.inBurst(first, waitErr); first = false {
+		waitErr = waitReadable(s.raw)
+	}
+}
+
+// inBurst runs burst on a new goroutine and returns what it returns.
+func (s *session) inBurst(first bool, waitErr error) (idle bool) {
+	done := make(chan bool, 1)
+	go func() {
+		idle := false
+		defer func() { done <- idle }()
+		defer s.recoverPanic()
+		idle = s.burst(first, waitErr)
 	}()
+	return <-done
+}
+
+// burst serves commands until the session is over (false) or must wait
+// for the client (true): nothing is left to read, neither in the read
+// buffer nor in crypto/tls's, and the replies are flushed. Then it gives
+// the buffers back and sets the read deadline for waitReadable. A
+// session on a connection without a socket (s.raw nil) waits in Read:
+// its first burst is its last. The first burst starts the session; a
+// later one begins with the outcome of the wait.
+func (s *session) burst(first bool, waitErr error) bool {
+	if first {
+		if !s.start() {
+			return false
+		}
+	} else {
+		s.takeBuffers()
+		if waitErr != nil {
+			s.readFailed(waitErr)
+			return false
+		}
+	}
+	// After a wait the socket is readable: the first read goes to it.
+	for woke := !first; !s.closeAfter; woke = false {
+		if s.raw != nil && !woke && s.r.Buffered() == 0 {
+			if err := s.flush(); err != nil {
+				s.readFailed(err)
+				return false
+			}
+			if !s.pending() {
+				if !s.setIdle(true) {
+					return false // draining: an idle session closes now
+				}
+				s.releaseBuffers()
+				s.waitEnd = s.readDeadline()
+				s.nc.SetReadDeadline(s.waitEnd)
+				return true
+			}
+		}
+		line, err := s.readLine(MaxLineLength)
+		if err != nil {
+			s.readFailed(err)
+			return false
+		}
+		verb, arg := splitCommand(line)
+		s.send(s.command(verb, arg))
+	}
+	return false
+}
+
+// aLongTimeAgo is a deadline that has passed: a Read under it returns at
+// once with what is already buffered, or a timeout.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// pending reports whether the client's next bytes may be read without
+// waiting for the socket, when the read buffer is empty: over TLS, a
+// record may wait in crypto/tls's own buffer, read along with the last
+// one. A Read with a deadline in the past takes it at once (a read
+// timeout leaves a tls.Conn usable). An error other than the timeout is
+// also pending, for readLine to meet.
+func (s *session) pending() bool {
+	if s.tls == nil {
+		return false
+	}
+	s.nc.SetReadDeadline(aLongTimeAgo)
+	_, err := s.r.Peek(1)
+	return err == nil || !isTimeout(err)
+}
+
+// recoverPanic, deferred, turns a panic into a 421 and the end of the
+// session.
+func (s *session) recoverPanic() {
+	if p := recover(); p != nil {
+		s.log.Error("session panic", "panic", p, "stack", string(debug.Stack()))
+		s.closeAfter = true
+		s.takeBuffers() // if it panicked without them
+		s.send(smtperr.New(smtperr.C421Unavailable, smtperr.SecTempSystem, "Internal error, closing connection (session "+s.id+")"))
+	}
+}
+
+// start runs the implicit TLS handshake, if the listener wants one, and
+// greets the client; false when the session is over.
+func (s *session) start() bool {
 	if s.mode == Submissions {
 		tc := tls.Server(s.nc, s.srv.cfg.TLS)
 		if err := s.handshake(tc); err != nil {
 			s.log.Info("tls handshake", "err", err)
-			return
+			return false
 		}
 	}
 	s.setBuffers()
 	s.log.Debug("session", "mode", s.mode.String(), "tls", s.tls != nil)
 	s.send(smtperr.New(220, smtperr.Enhanced{}, s.srv.cfg.Hostname+" ESMTP Postern"))
-	for !s.closeAfter {
-		line, err := s.readLine(MaxLineLength)
-		if err != nil {
-			s.readFailed(err)
-			return
-		}
-		verb, arg := splitCommand(line)
-		s.send(s.command(verb, arg))
-	}
+	return true
 }
 
 // readFailed says why the session ends, when the client can still hear it.
@@ -135,13 +231,33 @@ func (s *session) handshake(tc *tls.Conn) error {
 	}
 	s.nc.SetDeadline(time.Time{})
 	st := tc.ConnectionState()
-	s.nc, s.tls = tc, &st
+	s.nc, s.tls = tc, &tlsState{Version: st.Version, CipherSuite: st.CipherSuite}
 	return nil
 }
 
+// setBuffers gives the session buffers on its connection (again, after
+// STARTTLS, when the old ones are empty).
 func (s *session) setBuffers() {
-	s.r = bufio.NewReaderSize(s.nc, 4096)
-	s.w = bufio.NewWriterSize(s.nc, 4096)
+	s.releaseBuffers()
+	s.takeBuffers()
+}
+
+// takeBuffers gives the session a read and a write buffer on its
+// connection, where it has none.
+func (s *session) takeBuffers() {
+	if s.r == nil {
+		s.r = s.srv.bufs.reader(s.nc)
+	}
+	if s.w == nil {
+		s.w = s.srv.bufs.writer(s.nc)
+	}
+}
+
+// releaseBuffers gives the session's buffers back to the pool; what they
+// hold is dropped.
+func (s *session) releaseBuffers() {
+	s.srv.bufs.put(s.r, s.w)
+	s.r, s.w = nil, nil
 }
 
 // readDeadline is the end of the next read: the read timeout, or sooner,
@@ -174,7 +290,11 @@ func (s *session) readLine(limit int) (string, error) {
 		return "", net.ErrClosed
 	}
 	defer s.setIdle(false)
-	s.nc.SetReadDeadline(s.readDeadline())
+	d := s.readDeadline()
+	if !s.waitEnd.IsZero() {
+		d, s.waitEnd = s.waitEnd, time.Time{}
+	}
+	s.nc.SetReadDeadline(d)
 	var line []byte
 	for {
 		chunk, err := s.r.ReadSlice('\n')
@@ -270,6 +390,7 @@ func (s *session) close() {
 	s.closed = true
 	s.mu.Unlock()
 	s.nc.Close()
+	s.releaseBuffers()
 	s.release()
 }
 

@@ -94,6 +94,7 @@ const (
 type Server struct {
 	cfg    Config
 	budget *budget
+	bufs   buffers // the sessions' read and write buffers
 	// ctx is every session's context: cancelled when Shutdown gives up
 	// waiting, so work in progress stops with the connections it serves.
 	ctx    context.Context
