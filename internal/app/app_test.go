@@ -243,6 +243,7 @@ func BenchmarkSubmitAndDeliverVERP(b *testing.B) {
 }
 
 func benchSubmitAndDeliver(b *testing.B, p *running) {
+	b.ReportAllocs() // the whole process's: client, server and sink
 	var before syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
 	b.ResetTimer()

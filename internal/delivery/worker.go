@@ -101,6 +101,7 @@ type workerStore interface {
 	MessageBody(ctx context.Context, id string) ([]byte, error)
 	Suppressed(ctx context.Context, userID int64, addresses []string) (map[string]store.Suppression, error)
 	RecordAttempt(ctx context.Context, a store.Attempt) error
+	RecordAttempts(ctx context.Context, as []store.Attempt) error
 }
 
 // Notices prepares a message of Postern's own for the queue without
@@ -134,6 +135,8 @@ type Worker struct {
 	// gives its extra ones up between messages (sched.go).
 	connWaiting atomic.Int32
 	panics      atomic.Int64
+
+	rec *recorder // attempts' outcomes, group-committed (record.go)
 
 	mu       sync.Mutex
 	inFlight map[string]struct{} // ids of the messages claimed and not yet recorded
@@ -188,6 +191,7 @@ func NewWorker(cfg WorkerConfig) *Worker {
 		routes:   make(chan struct{}, cfg.Concurrency),
 		lookups:  make(chan struct{}, cfg.MaxLookups),
 		inFlight: map[string]struct{}{},
+		rec:      &recorder{store: cfg.Store, log: cfg.Log, max: DefaultMaxRecordBatch},
 	}
 }
 
@@ -493,7 +497,7 @@ func domainOf(addr string) string {
 func (w *Worker) finish(ctx context.Context, c *store.Claim, outs []outcome) {
 	now := w.cfg.Now()
 	a, pending, bounced := w.attemptOf(ctx, c, outs, now)
-	if err := w.cfg.Store.RecordAttempt(ctx, a); err != nil {
+	if err := w.rec.record(ctx, a); err != nil {
 		// The next attempt time is already saved: the message is retried.
 		if ctx.Err() == nil {
 			w.cfg.Log.Error("record attempt", "msg_id", c.ID, "err", err)

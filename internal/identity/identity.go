@@ -32,16 +32,24 @@ import (
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/postern/postern/internal/account"
-	"github.com/postern/postern/internal/domain"
 	"github.com/postern/postern/internal/mailauth"
 	"github.com/postern/postern/internal/message"
 	"github.com/postern/postern/internal/store"
 )
 
-// Signer signs messages for verified domains.
+// Signer signs messages for verified domains. It keeps the domains'
+// parsed keys between messages (at most MaxCachedKeys of them), and
+// still asks the store for each message's domain, so that what the store
+// holds now decides; see keyCache. It is safe for concurrent use, and
+// must not be copied once used.
 type Signer struct {
 	Store signerStore
 	Now   func() time.Time
+	// MaxCachedKeys bounds the parsed keys kept (two per domain);
+	// 0 means DefaultMaxCachedKeys.
+	MaxCachedKeys int
+
+	keys keyCache
 }
 
 // signerStore is what a Signer needs of the store: domains by name, and
@@ -83,7 +91,7 @@ func (s *Signer) Sign(ctx context.Context, p account.Principal, msg []byte, h me
 	if name == "" {
 		return msg, "", nil
 	}
-	d, err := s.Store.Domain(ctx, name)
+	d, err := lookupDomain(ctx, s.Store, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return msg, "", nil
 	}
@@ -96,16 +104,21 @@ func (s *Signer) Sign(ctx context.Context, p account.Principal, msg []byte, h me
 	// Each key it has, but a brought key's companion until its record is
 	// found (store.Domain.SignsWith).
 	withRSA, withEd := d.SignsWith()
-	var keys []mailauth.Key
-	for _, k := range []struct {
+	max := s.MaxCachedKeys
+	if max <= 0 {
+		max = DefaultMaxCachedKeys
+	}
+	keys := make([]mailauth.Key, 0, 2)
+	for _, k := range [...]struct {
 		use bool
+		ed  bool
 		sel string
 		pem []byte
-	}{{withRSA, d.RSASelector, d.RSAKey}, {withEd, d.EdSelector, d.EdKey}} {
+	}{{withRSA, false, d.RSASelector, d.RSAKey}, {withEd, true, d.EdSelector, d.EdKey}} {
 		if !k.use {
 			continue
 		}
-		signer, err := domain.ParsePrivateKey(k.pem)
+		signer, err := s.keys.signer(keyID{domain: name, ed: k.ed}, k.pem, max)
 		if err != nil {
 			return nil, "", fmt.Errorf("identity: domain %s key %s: %w", name, k.sel, err)
 		}
@@ -160,7 +173,7 @@ func (s *Signer) CheckAddress(ctx context.Context, p account.Principal, what, ad
 	if at <= 0 {
 		return &Unverified{What: what, Address: addr}
 	}
-	d, err := s.Store.Domain(ctx, strings.ToLower(addr[at+1:]))
+	d, err := lookupDomain(ctx, s.Store, strings.ToLower(addr[at+1:]))
 	switch {
 	case err == nil && d.UsableBy(p.User.ID, p.Account.ID):
 		return nil
@@ -246,7 +259,7 @@ func othersDomain(ctx context.Context, domains domainGetter, userID, accountID i
 	}
 	for n := name; ; {
 		if self || n != name {
-			d, err := domains.Domain(ctx, n)
+			d, err := lookupDomain(ctx, domains, n)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 			case err != nil:

@@ -41,10 +41,14 @@ var ErrTooManySignatures = errors.New("mailauth: too many DKIM signatures, not c
 // added above the signed one would leave the signature valid while many
 // mail readers show the added one. Every field here changes what a reader
 // sees or how the body is read, or where replies and unsubscriptions go.
-var signedHeaders = []string{
-	"From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To",
-	"In-Reply-To", "References", "MIME-Version", "Content-Type",
-	"Content-Transfer-Encoding", "List-Unsubscribe", "List-Unsubscribe-Post",
+//
+// They are in lower case, as h= lists them: field names compare without
+// regard to case (section 3.5), and go-msgauth lowers each name of h=
+// for every signature, which costs nothing when it is lower already.
+var signedHeaders = [...]string{
+	"from", "to", "cc", "subject", "date", "message-id", "reply-to",
+	"in-reply-to", "references", "mime-version", "content-type",
+	"content-transfer-encoding", "list-unsubscribe", "list-unsubscribe-post",
 }
 
 // Key is a DKIM signing key and where its public half is published:
@@ -90,11 +94,10 @@ func Sign(msg []byte, keys []Key, now time.Time) ([]byte, error) {
 		return nil, errors.New("mailauth: dkim sign: no keys")
 	}
 	_ = now // see above: t= comes from go-msgauth's clock
-	fields, ok := splitHeader(msg)
+	headerKeys, ok := signedKeys(msg)
 	if !ok {
 		return nil, errors.New("mailauth: dkim sign: message has no end of header (empty line)")
 	}
-	headerKeys := signedKeys(fields)
 	if headerKeys == nil {
 		return nil, errors.New("mailauth: dkim sign: message has no From field")
 	}
@@ -133,22 +136,67 @@ func Sign(msg []byte, keys []Key, now time.Time) ([]byte, error) {
 	return append(out, msg...), nil
 }
 
-// signedKeys returns the h= list for a header, or nil without a From field.
-func signedKeys(fields []headerField) []string {
-	count := make(map[string]int)
-	for _, f := range fields {
-		count[strings.ToLower(f.Name)]++
+// signedKeys returns the h= list for msg's header, or nil without a From
+// field; ok is false when the header has no end (an empty line). It reads
+// the field names as splitHeader does, without copying them.
+func signedKeys(msg []byte) (keys []string, ok bool) {
+	var count [len(signedHeaders)]int
+	n, fields := 0, 0
+	for len(msg) > 0 {
+		var line []byte
+		i := bytes.IndexByte(msg, '\n')
+		if i < 0 {
+			line, msg = msg, nil
+		} else {
+			line, msg = msg[:i], msg[i+1:]
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			ok = i >= 0
+			break
+		}
+		if fields > 0 && (line[0] == ' ' || line[0] == '\t') {
+			continue // the field above continues
+		}
+		fields++
+		name := line
+		if c := bytes.IndexByte(line, ':'); c >= 0 {
+			name = line[:c]
+		}
+		name = bytes.TrimSpace(name)
+		for j, h := range signedHeaders {
+			if len(name) == len(h) && equalFoldASCII(name, h) {
+				count[j]++
+				n++
+				break
+			}
+		}
 	}
-	if count["from"] == 0 {
-		return nil
+	if !ok || count[0] == 0 {
+		return nil, ok
 	}
-	var keys []string
-	for _, name := range signedHeaders {
-		for range count[strings.ToLower(name)] + 1 {
+	keys = make([]string, 0, n+len(signedHeaders))
+	for j, name := range signedHeaders {
+		for range count[j] + 1 {
 			keys = append(keys, name)
 		}
 	}
-	return keys
+	return keys, true
+}
+
+// equalFoldASCII reports whether b equals lower, a lower-case ASCII
+// string, ignoring the case of b's ASCII letters.
+func equalFoldASCII(b []byte, lower string) bool {
+	for i := range len(b) {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // TXTLookup returns the TXT records of name, each one's strings joined.

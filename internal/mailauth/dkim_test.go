@@ -161,9 +161,9 @@ func TestSignTags(t *testing.T) {
 	want := map[string]string{
 		"v": "1", "a": "rsa-sha256", "c": "relaxed/relaxed", "d": "example.test", "s": "rsa1",
 		// Every field of signedHeaders once more than it occurs.
-		"h": "From:From:To:To:Cc:Cc:Subject:Subject:Date:Date:Message-ID:Reply-To:In-Reply-To:References:References:" +
-			"MIME-Version:Content-Type:Content-Transfer-Encoding:List-Unsubscribe:List-Unsubscribe:" +
-			"List-Unsubscribe-Post:List-Unsubscribe-Post",
+		"h": "from:from:to:to:cc:cc:subject:subject:date:date:message-id:reply-to:in-reply-to:references:references:" +
+			"mime-version:content-type:content-transfer-encoding:list-unsubscribe:list-unsubscribe:" +
+			"list-unsubscribe-post:list-unsubscribe-post",
 	}
 	for k, v := range want {
 		if tags[k] != v {

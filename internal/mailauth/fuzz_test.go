@@ -2,8 +2,28 @@ package mailauth
 
 import (
 	"context"
+	"strings"
 	"testing"
 )
+
+// signedKeysOf is the h= list for fields, the way Sign made it from
+// splitHeader's fields before signedKeys read the names itself.
+func signedKeysOf(fields []headerField) []string {
+	count := make(map[string]int)
+	for _, f := range fields {
+		count[strings.ToLower(f.Name)]++
+	}
+	if count["from"] == 0 {
+		return nil
+	}
+	var keys []string
+	for _, name := range signedHeaders {
+		for range count[name] + 1 {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
 
 // FuzzVerify feeds untrusted messages (headers, DKIM-Signature tags) to
 // Verify and the header and tag parsers. The corpus is in testdata/fuzz.
@@ -16,9 +36,14 @@ func FuzzVerify(f *testing.F) {
 		"ed1._domainkey.example.test": {"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="},
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		fields, _ := splitHeader(msg)
+		fields, ended := splitHeader(msg)
 		for _, fl := range fields {
 			parseTags(fl.Value)
+		}
+		// Sign's reading of the field names agrees with splitHeader's.
+		keys, ok := signedKeys(msg)
+		if want := signedKeysOf(fields); ok != ended || ended && strings.Join(keys, ":") != strings.Join(want, ":") {
+			t.Fatalf("signedKeys = %q, %v; from splitHeader %q, %v", keys, ok, want, ended)
 		}
 		res, err := Verify(context.Background(), msg, zone.lookup)
 		if err != nil {

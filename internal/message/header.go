@@ -30,7 +30,10 @@ func (f Field) Value() string {
 	if i := bytes.IndexByte(v, ':'); i >= 0 {
 		v = v[i+1:]
 	}
-	v = bytes.ReplaceAll(v, []byte("\r\n"), nil)
+	v = bytes.TrimSuffix(v, crlf)
+	if bytes.Contains(v, crlf) { // folded: one copy without the folds
+		v = bytes.ReplaceAll(v, crlf, nil)
+	}
 	return string(bytes.Trim(v, " \t"))
 }
 
@@ -99,7 +102,9 @@ func (e *HeaderError) Error() string {
 //   - a continuation line is only whitespace;
 //   - there are more than MaxHeaderFields fields or MaxHeaderBytes octets.
 func ParseHeader(msg []byte) (Header, error) {
-	var h Header
+	// Room for the fields of most messages at once, rather than growing
+	// through 1, 2, 4 … 16.
+	h := Header{Fields: make([]Field, 0, 16)}
 	line := 0
 	i := 0
 	for i < len(msg) {
@@ -139,7 +144,7 @@ func ParseHeader(msg []byte) (Header, error) {
 			return Header{}, &HeaderError{Line: line, Reason: fmt.Sprintf("more than %d header fields", MaxHeaderFields)}
 		}
 		h.Fields = append(h.Fields, Field{
-			Name: string(msg[start : start+nameLen]),
+			Name: fieldNameString(msg[start : start+nameLen]),
 			Raw:  msg[start:i:i],
 		})
 	}
@@ -148,6 +153,55 @@ func ParseHeader(msg []byte) (Header, error) {
 }
 
 var crlf = []byte("\r\n")
+
+// fieldNameString returns name as a string: for the names most messages
+// have, as Postern or mail programs write them, a constant (a switch on
+// string(name) compares without copying), else a copy.
+func fieldNameString(name []byte) string {
+	switch string(name) {
+	case "From":
+		return "From"
+	case "To":
+		return "To"
+	case "Cc":
+		return "Cc"
+	case "Subject":
+		return "Subject"
+	case "Date":
+		return "Date"
+	case "Message-ID":
+		return "Message-ID"
+	case "Message-Id":
+		return "Message-Id"
+	case "MIME-Version":
+		return "MIME-Version"
+	case "Mime-Version":
+		return "Mime-Version"
+	case "Content-Type":
+		return "Content-Type"
+	case "Content-Transfer-Encoding":
+		return "Content-Transfer-Encoding"
+	case "Reply-To":
+		return "Reply-To"
+	case "Received":
+		return "Received"
+	case "X-Originating-IP":
+		return "X-Originating-IP"
+	case "DKIM-Signature":
+		return "DKIM-Signature"
+	case "List-Unsubscribe":
+		return "List-Unsubscribe"
+	case "List-Unsubscribe-Post":
+		return "List-Unsubscribe-Post"
+	case "X-Spam":
+		return "X-Spam"
+	case "X-Spam-Status":
+		return "X-Spam-Status"
+	case "X-Spam-Score":
+		return "X-Spam-Score"
+	}
+	return string(name)
+}
 
 // nextLine finds the line starting at i: its content ends at end, and the
 // next line starts at next (after the CRLF, or len(msg) for an unterminated

@@ -94,7 +94,7 @@ func PrepareParsed(msg []byte, h Header, s Stamp) ([]byte, Header, error) {
 		name       string
 		start, end int
 	}
-	var spans []span
+	spans := make([]span, 0, len(before)+len(h.Fields)+len(after))
 	add := func(name, value string) error {
 		start := len(out)
 		var err error
@@ -110,7 +110,7 @@ func PrepareParsed(msg []byte, h Header, s Stamp) ([]byte, Header, error) {
 		}
 	}
 	kept := h
-	kept.Fields = nil
+	kept.Fields = make([]Field, 0, len(h.Fields))
 	for _, f := range h.Fields {
 		if s.Drop != nil && s.Drop(f) {
 			continue
@@ -211,7 +211,9 @@ func appendField(dst []byte, name, value string) ([]byte, error) {
 	if reason := checkFieldValue(value); reason != "" {
 		return nil, fmt.Errorf("message: %s field: %s", name, reason)
 	}
-	for i, l := range strings.Split(name+": "+value, "\r\n") {
+	rest := name + ": " + value
+	for i := 0; ; i++ {
+		l, more, folded := strings.Cut(rest, "\r\n")
 		if i > 0 {
 			dst = append(dst, crlf...)
 		}
@@ -219,8 +221,11 @@ func appendField(dst []byte, name, value string) ([]byte, error) {
 		if dst, ok = appendFolded(dst, l); !ok {
 			return nil, fmt.Errorf("message: %s field: a line exceeds %d characters and cannot be folded", name, maxLineBody)
 		}
+		if !folded {
+			return append(dst, crlf...), nil
+		}
+		rest = more
 	}
-	return append(dst, crlf...), nil
 }
 
 // checkFieldValue returns why value is not a well-formed field body: every

@@ -34,9 +34,9 @@ const (
 	EventDelayed   EventType = "delayed" // a delay notice went to the sender
 	EventInbound   EventType = "inbound" // mail to the return path that reports no failure
 	// A recipient's complaint (a feedback report, recorded by
-	// internal/bounce) and unsubscription (List-Unsubscribe; nothing
-	// records it yet, but a webhook may select it already: SendGrid's
-	// spam_report and unsubscribe).
+	// internal/bounce) and unsubscription (a one-click List-Unsubscribe
+	// POST, recorded by internal/unsub): SendGrid's spam_report and
+	// unsubscribe.
 	EventSpamReport  EventType = "spamreport"
 	EventUnsubscribe EventType = "unsubscribe"
 )
@@ -128,6 +128,9 @@ type DeliveryStore interface {
 	// changes only a pending recipient, except one to RcptBounced, which
 	// also applies to a delivered one (a bounce after acceptance).
 	RecordAttempt(ctx context.Context, a Attempt) error
+	// RecordAttempts applies several attempts' outcomes, each as
+	// RecordAttempt does, in one transaction: all or none.
+	RecordAttempts(ctx context.Context, as []Attempt) error
 	Recipients(ctx context.Context, messageID string) ([]Recipient, error)
 	Events(ctx context.Context, messageID string) ([]Event, error)
 	// RetryNow makes a queued message due at once.

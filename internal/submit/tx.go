@@ -215,6 +215,8 @@ func (tx *Tx) Commit(ctx context.Context, body []byte, o CommitOptions) (Receipt
 		}
 		return Receipt{}, fmt.Errorf("submit: prepare: %w", err)
 	}
+	// The From domain's checks and its signature look it up once.
+	ctx = identity.ForMessage(ctx)
 	if err := f.cfg.Identity.CheckHeaders(ctx, p, h); err != nil {
 		return Receipt{}, identityRefusal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/postern/postern/internal/store"
@@ -133,35 +135,104 @@ func (db *DB) anyDue(ctx context.Context, query string, args ...any) (bool, erro
 // RecordAttempt commits an attempt's outcome, its events, suppressions and
 // DSNs together.
 func (db *DB) RecordAttempt(ctx context.Context, a store.Attempt) error {
+	return db.RecordAttempts(ctx, []store.Attempt{a})
+}
+
+// RecordAttempts commits several attempts' outcomes in one transaction,
+// each as RecordAttempt would: all of them, or none (group commit, one
+// sync for all). They are applied in message id order, attempts of one
+// message in the order given, so that two transactions recording some of
+// the same messages lock them in the same order (PostgreSQL).
+func (db *DB) RecordAttempts(ctx context.Context, as []store.Attempt) error {
+	if len(as) == 0 {
+		return nil
+	}
+	if len(as) > 1 && !slices.IsSortedFunc(as, byMessageID) {
+		as = slices.Clone(as)
+		slices.SortStableFunc(as, byMessageID)
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: record %s: %w", a.MessageID, err)
+		return fmt.Errorf("store: record %s: %w", as[0].MessageID, err)
 	}
 	defer tx.Rollback()
-	update := tx.StmtContext(ctx, db.st.updateRecipient)
+	// The batch's events go to the webhook outbox in one statement (one
+	// compilation of its IN list) rather than one per attempt.
+	var outbox []int64
+	st := attemptStmts{ // bound to tx once for the batch
+		update: tx.StmtContext(ctx, db.st.updateRecipient),
+		event:  tx.StmtContext(ctx, db.st.insertEvent),
+		finish: tx.StmtContext(ctx, db.st.finishIfDone),
+	}
+	for i := range as {
+		if err := db.recordAttempt(ctx, tx, &st, &as[i], &outbox); err != nil {
+			return err
+		}
+	}
+	if err := db.outboxEnqueue(ctx, tx, outbox); err != nil {
+		return fmt.Errorf("store: record %s: %w", as[len(as)-1].MessageID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		if len(as) == 1 {
+			return fmt.Errorf("store: record %s: commit: %w", as[0].MessageID, err)
+		}
+		return fmt.Errorf("store: record %d attempts: commit: %w", len(as), err)
+	}
+	return nil
+}
+
+// maxOutboxBatch bounds the event ids RecordAttempts gathers for one
+// outbox statement: a statement's parameters are bounded (PostgreSQL:
+// 65535), and no attempt's events are more than its recipients.
+const maxOutboxBatch = 1000
+
+func byMessageID(a, b store.Attempt) int { return strings.Compare(a.MessageID, b.MessageID) }
+
+// attemptStmts are the statements of recordAttempt, bound to its
+// transaction.
+type attemptStmts struct{ update, event, finish *sql.Stmt }
+
+// recordAttempt applies one attempt's outcome in tx, and adds the ids of
+// the events it inserts to outbox, for the webhook outbox.
+func (db *DB) recordAttempt(ctx context.Context, tx *Tx, st *attemptStmts, a *store.Attempt, outbox *[]int64) error {
 	for _, u := range a.Updates {
-		if _, err := update.ExecContext(ctx, string(u.State), u.Result, micros(a.At), a.MessageID, u.Idx,
+		if _, err := st.update.ExecContext(ctx, string(u.State), u.Result, micros(a.At), a.MessageID, u.Idx,
 			string(store.RcptPending), string(u.State), string(store.RcptBounced)); err != nil {
 			return fmt.Errorf("store: record %s: %w", a.MessageID, err)
 		}
 	}
-	if err := db.insertEvents(ctx, tx, a.Events); err != nil {
+	ids, err := db.insertEventRows(ctx, st.event, a.Events)
+	if err != nil {
 		return fmt.Errorf("store: record %s: %w", a.MessageID, err)
+	}
+	*outbox = append(*outbox, ids...)
+	if len(*outbox) >= maxOutboxBatch {
+		if err := db.outboxEnqueue(ctx, tx, *outbox); err != nil {
+			return fmt.Errorf("store: record %s: %w", a.MessageID, err)
+		}
+		*outbox = (*outbox)[:0]
 	}
 	for _, s := range a.Suppress {
 		if _, err := db.insertSuppression(ctx, tx, s, true); err != nil {
 			return fmt.Errorf("store: record %s: %w", a.MessageID, err)
 		}
 	}
-	if err := db.insertMessages(ctx, tx, a.Notices); err != nil {
-		return err
+	if len(a.Notices) > 0 {
+		// The attempt's events reach the outbox before its DSNs' own.
+		if err := db.outboxEnqueue(ctx, tx, *outbox); err != nil {
+			return fmt.Errorf("store: record %s: %w", a.MessageID, err)
+		}
+		*outbox = (*outbox)[:0]
+		if err := db.insertMessages(ctx, tx, a.Notices); err != nil {
+			return err
+		}
 	}
 	if a.DelayNotified {
 		if _, err := tx.StmtContext(ctx, db.st.delayNotified).ExecContext(ctx, a.MessageID); err != nil {
 			return fmt.Errorf("store: record %s: %w", a.MessageID, err)
 		}
 	}
-	if err := db.finishIfDone(ctx, tx, a.MessageID); err != nil {
+	if _, err := st.finish.ExecContext(ctx, string(store.StateDone), a.MessageID, a.MessageID, string(store.RcptPending)); err != nil {
 		return fmt.Errorf("store: record %s: %w", a.MessageID, err)
 	}
 	if !a.NextAttempt.IsZero() {
@@ -170,26 +241,33 @@ func (db *DB) RecordAttempt(ctx context.Context, a store.Attempt) error {
 			return fmt.Errorf("store: record %s: %w", a.MessageID, err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: record %s: commit: %w", a.MessageID, err)
-	}
 	return nil
 }
 
 func (db *DB) insertEvents(ctx context.Context, tx *Tx, events []store.Event) error {
-	if len(events) == 0 {
-		return nil
+	ids, err := db.insertEventRows(ctx, tx.StmtContext(ctx, db.st.insertEvent), events)
+	if err != nil {
+		return err
 	}
-	ins := tx.StmtContext(ctx, db.st.insertEvent)
+	return db.outboxEnqueue(ctx, tx, ids)
+}
+
+// insertEventRows inserts events with ins, the event insert bound to a
+// transaction, and returns their ids, without putting them in the webhook
+// outbox.
+func (db *DB) insertEventRows(ctx context.Context, ins *sql.Stmt, events []store.Event) ([]int64, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
 	ids := make([]int64, 0, len(events))
 	for _, e := range events {
 		var id int64
 		if err := ins.QueryRowContext(ctx, e.MessageID, e.Recipient, string(e.Type), e.Detail, micros(e.At)).Scan(&id); err != nil {
-			return db.mapErr(err)
+			return nil, db.mapErr(err)
 		}
 		ids = append(ids, id)
 	}
-	return db.outboxEnqueue(ctx, tx, ids)
+	return ids, nil
 }
 
 // finishIfDone marks the message done when no recipient is pending.

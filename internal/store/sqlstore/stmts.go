@@ -29,6 +29,7 @@ type stmts struct {
 	// write connection, inside transactions only
 	claimSelect, claimUpdate, pendingRecipients, updateRecipient, insertEvent, insertSuppression,
 	delayNotified, finishIfDone, insertMessage, insertRecipient *sql.Stmt
+	outbox [len(outboxSizes)]*sql.Stmt // by outboxSizes (webhooks.go)
 
 	all []*sql.Stmt
 }
@@ -66,6 +67,14 @@ func prepareStmts(ctx context.Context, r, w *pool, d *Dialect) (*stmts, error) {
 			return nil, errors.Join(fmt.Errorf("prepare %q: %w", p.query, err), s.close())
 		}
 		*p.dst = st
+		s.all = append(s.all, st)
+	}
+	for i, n := range outboxSizes {
+		st, err := w.PrepareContext(ctx, outboxQuery(n))
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("prepare the outbox insert of %d: %w", n, err), s.close())
+		}
+		s.outbox[i] = st
 		s.all = append(s.all, st)
 	}
 	return s, nil

@@ -123,28 +123,45 @@ func (db *DB) DeleteWebhook(ctx context.Context, id string) error {
 
 // outboxEnqueue puts the events with these ids in the outbox of every
 // enabled webhook of their message's user that takes their type, inside
-// the transaction that inserted them: one statement for all of them.
-// Postern's own mail (DSNs, from the null sender) has no webhook events.
+// the transaction that inserted them. Postern's own mail (DSNs, from the
+// null sender) has no webhook events.
+//
+// The ids go in pieces of the outboxSizes, with statements prepared at
+// Open: a piece shorter than its statement repeats its last id (IN is a
+// set), so no list of ids costs a compilation of its own.
 func (db *DB) outboxEnqueue(ctx context.Context, tx *Tx, eventIDs []int64) error {
-	if len(eventIDs) == 0 {
-		return nil
+	for len(eventIDs) > 0 {
+		j := 0
+		for j < len(outboxSizes)-1 && outboxSizes[j] < len(eventIDs) {
+			j++
+		}
+		n := outboxSizes[j]
+		piece := eventIDs[:min(n, len(eventIDs))]
+		eventIDs = eventIDs[len(piece):]
+		args := make([]any, n)
+		for i := range args {
+			args[i] = piece[min(i, len(piece)-1)]
+		}
+		if _, err := tx.StmtContext(ctx, db.st.outbox[j]).ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
 	}
-	args := make([]any, len(eventIDs))
-	for i, id := range eventIDs {
-		args[i] = id
-	}
+	return nil
+}
+
+// outboxSizes are the numbers of event ids of the prepared outbox inserts.
+var outboxSizes = [...]int{1, 8, 64}
+
+// outboxQuery is the outbox insert for n event ids.
+func outboxQuery(n int) string {
 	// The type names have no LIKE wildcards (letters only).
-	_, err := tx.ExecContext(ctx, `INSERT INTO webhook_outbox (webhook_id, event_id, next_attempt_at, attempts, created_at)
+	return `INSERT INTO webhook_outbox (webhook_id, event_id, next_attempt_at, attempts, created_at)
 		SELECT w.id, e.id, e.at, 0, e.at
 		FROM events e
 		JOIN messages m ON m.id = e.message_id
 		JOIN webhooks w ON w.user_id = m.user_id
 		WHERE w.enabled = 1 AND m.mail_from <> '' AND (',' || w.events || ',') LIKE ('%,' || e.type || ',%')
-		AND e.id IN (?`+strings.Repeat(`, ?`, len(eventIDs)-1)+`)`, args...)
-	if err != nil {
-		return fmt.Errorf("outbox: %w", err)
-	}
-	return nil
+		AND e.id IN (?` + strings.Repeat(`, ?`, n-1) + `)`
 }
 
 // ClaimOutbox leases due outbox items: the SELECT and the UPDATE of their

@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ClaimDue", testClaimDue},
 		{"RecordAttempt", testRecordAttempt},
 		{"RecordAttemptNextAttempt", testRecordAttemptNextAttempt},
+		{"RecordAttempts", testRecordAttempts},
 		{"RetryAndDrop", testRetryAndDrop},
 		{"ListMessages", testListMessages},
 		{"Suppressions", testSuppressions},
