@@ -45,15 +45,16 @@ func userSet(ctx context.Context, a *app.App, args []string, stdout, stderr io.W
 	fs := flag.NewFlagSet("user set", flag.ContinueOnError)
 	orig := fs.String("originating-ip", "", "on or off: add X-Originating-IP to the user's messages")
 	spam := fs.Float64("spam-threshold", -1, "the user's spam score limit (0: the default)")
+	unsub := fs.String("list-unsubscribe", "", "on or off: add one-click List-Unsubscribe headers to the user's single-recipient messages")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if err := positionals(pos, 1, "user set NAME [--originating-ip on|off] [--spam-threshold N]"); err != nil {
+	if err := positionals(pos, 1, "user set NAME [--originating-ip on|off] [--spam-threshold N] [--list-unsubscribe on|off]"); err != nil {
 		return err
 	}
-	if *orig == "" && *spam < 0 {
-		return fmt.Errorf("%w: user set needs --originating-ip or --spam-threshold", errUsage)
+	if *orig == "" && *spam < 0 && *unsub == "" {
+		return fmt.Errorf("%w: user set needs --originating-ip, --spam-threshold or --list-unsubscribe", errUsage)
 	}
 	var set admin.UserSettings
 	switch *orig {
@@ -67,6 +68,14 @@ func userSet(ctx context.Context, a *app.App, args []string, stdout, stderr io.W
 	if *spam >= 0 {
 		set.SpamThreshold = spam
 	}
+	switch *unsub {
+	case "":
+	case "on", "off":
+		on := *unsub == "on"
+		set.ListUnsubscribe = &on
+	default:
+		return fmt.Errorf("%w: --list-unsubscribe takes on or off", errUsage)
+	}
 	if err := a.Admin.SetUserSettings(ctx, operator(), pos[0], set); err != nil {
 		return friendly(err, "user", pos[0])
 	}
@@ -75,6 +84,9 @@ func userSet(ctx context.Context, a *app.App, args []string, stdout, stderr io.W
 	}
 	if set.SpamThreshold != nil {
 		fmt.Fprintf(stderr, "spam threshold %g for %s\n", *spam, printable(pos[0]))
+	}
+	if set.ListUnsubscribe != nil {
+		fmt.Fprintf(stderr, "list-unsubscribe %s for %s\n", *unsub, printable(pos[0]))
 	}
 	return nil
 }
@@ -107,12 +119,16 @@ func userShow(ctx context.Context, a *app.App, args []string, stdout, stderr io.
 	if u.SpamThreshold > 0 {
 		spam = fmt.Sprint(u.SpamThreshold)
 	}
+	unsub := "off"
+	if u.ListUnsubscribe {
+		unsub = "on"
+	}
 	fmt.Fprintf(stdout, "name:             %s\nparent:           %s\n", printable(u.Name), printable(orDash(u.ParentName)))
 	if u.Email != "" {
 		fmt.Fprintf(stdout, "email:            %s\n", printable(u.Email))
 	}
-	fmt.Fprintf(stdout, "created:          %s\nstate:            %s\nallowed from:     %s\nx-originating-ip: %s\nspam threshold:   %s\nkeys:             %d active, %d revoked\n",
-		stamp(u.CreatedAt), printable(state), printable(allow), orig, spam, u.ActiveKeys, u.RevokedKeys)
+	fmt.Fprintf(stdout, "created:          %s\nstate:            %s\nallowed from:     %s\nx-originating-ip: %s\nspam threshold:   %s\nlist-unsubscribe: %s\nkeys:             %d active, %d revoked\n",
+		stamp(u.CreatedAt), printable(state), printable(allow), orig, spam, unsub, u.ActiveKeys, u.RevokedKeys)
 	usage, err := usageLines(ctx, a, u.Name, time.Now())
 	if err != nil {
 		return err

@@ -285,6 +285,21 @@ func TestCLIAndAPIAgree(t *testing.T) {
 			t.Fatalf("category stats: CLI %q, API %q", cli, api)
 		}
 	})
+
+	t.Run("list-unsubscribe", func(t *testing.T) {
+		const path = "/v3/tracking_settings/subscription"
+		show := func() string { return fields(line(in.mustCLI("user", "show", "acme"), "list-unsubscribe:"), 1, 2) }
+		if obj, _ := sg.must(200, key, "GET", path, "", nil); obj["enabled"] != false || show() != "off" {
+			t.Fatalf("default: API %v, CLI %q", obj, show())
+		}
+		in.mustCLI("user", "set", "acme", "--list-unsubscribe", "on")
+		if obj, _ := sg.must(200, key, "GET", path, "", nil); obj["enabled"] != true || show() != "on" {
+			t.Fatalf("CLI on: API %v, CLI %q", obj, show())
+		}
+		if obj, _ := sg.must(200, key, "PATCH", path, "", map[string]any{"enabled": false}); obj["enabled"] != false || show() != "off" {
+			t.Fatalf("API off: API %v, CLI %q", obj, show())
+		}
+	})
 }
 
 // fields returns the whitespace-separated fields [from, to) of a line.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/postern/postern/internal/app"
 	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/observe"
 )
 
 // serve runs until SIGTERM or SIGINT, then shuts down gracefully within
@@ -30,7 +31,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	if *debug {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := observe.NewLogger(stderr, observe.Format(cfg.Log.Format), level)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -35,6 +35,8 @@ const ScopeMailSend = "mail.send"
 //	categories.stats.read                    read statistics per category
 //	subusers.stats.read                      read the subusers' statistics
 //	templates.{create,read,update,delete}    manage templates
+//	tracking_settings.subscription.{read,update}
+//	                                         one-click unsubscribe on or off
 //	user.profile.{read,update}               read and change the profile
 //	whitelabel.{create,read,update,delete}   domain authentication
 func KnownScopes() []string {
@@ -66,6 +68,8 @@ func KnownScopes() []string {
 		"templates.delete",
 		"templates.read",
 		"templates.update",
+		"tracking_settings.subscription.read",
+		"tracking_settings.subscription.update",
 		"user.profile.read",
 		"user.profile.update",
 		"user.scheduled_sends.update",

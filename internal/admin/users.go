@@ -315,6 +315,9 @@ type UserSettings struct {
 	HideOriginatingIP *bool
 	// SpamThreshold is the user's own spam score limit; 0: the default.
 	SpamThreshold *float64
+	// ListUnsubscribe adds one-click List-Unsubscribe headers to the
+	// user's single-recipient messages (internal/unsub).
+	ListUnsubscribe *bool
 }
 
 // SetUserSettings changes the named user's settings in one transaction:
@@ -324,7 +327,7 @@ func (s *Service) SetUserSettings(ctx context.Context, a Actor, name string, set
 		return fmt.Errorf("%w: user settings are the operator's", ErrForbidden)
 	}
 	switch {
-	case set.HideOriginatingIP == nil && set.SpamThreshold == nil:
+	case set.HideOriginatingIP == nil && set.SpamThreshold == nil && set.ListUnsubscribe == nil:
 		return Invalid("", "no setting given")
 	case set.SpamThreshold != nil && !(*set.SpamThreshold >= 0):
 		return Invalid("spam_threshold", "must be 0 (the default) or more")
@@ -333,7 +336,8 @@ func (s *Service) SetUserSettings(ctx context.Context, a Actor, name string, set
 	if err != nil {
 		return err
 	}
-	err = s.Store.UpdateUserSettings(ctx, u.Name, store.UserSettings{HideOriginatingIP: set.HideOriginatingIP, SpamThreshold: set.SpamThreshold})
+	err = s.Store.UpdateUserSettings(ctx, u.Name, store.UserSettings{HideOriginatingIP: set.HideOriginatingIP,
+		SpamThreshold: set.SpamThreshold, ListUnsubscribe: set.ListUnsubscribe})
 	if err != nil {
 		return s.userErr(u.Name, "set", err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/postern/postern/internal/dnsres"
 	"github.com/postern/postern/internal/identity"
 	"github.com/postern/postern/internal/lockout"
+	"github.com/postern/postern/internal/observe"
 	"github.com/postern/postern/internal/queue"
 	"github.com/postern/postern/internal/quota"
 	"github.com/postern/postern/internal/ratelimit"
@@ -39,6 +40,8 @@ import (
 	"github.com/postern/postern/internal/submit"
 	"github.com/postern/postern/internal/tlsconf"
 	"github.com/postern/postern/internal/webhook"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // App is an opened Postern: config, store and accounts.
@@ -53,6 +56,11 @@ type App struct {
 	// Webhooks is the event webhook dispatcher: Start runs it; the test
 	// POSTs of Admin (the CLI's and the API's) go through it either way.
 	Webhooks *webhook.Dispatcher
+	// Registry holds every metric, served at /metrics; Metrics are
+	// Postern's own on it, MailLog the mail log on Log's handler.
+	Registry *prometheus.Registry
+	Metrics  *observe.Metrics
+	MailLog  *observe.MailLog
 }
 
 // Open validates cfg and opens the store.
@@ -83,12 +91,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	default:
 		return nil, fmt.Errorf("store.driver %q is not known", cfg.Store.Driver)
 	}
-	res, err := dnsres.New(cfg.DNS.Resolver, dnsres.Options{})
+	reg, metrics := newMetrics(st)
+	client, err := dnsres.New(cfg.DNS.Resolver, dnsres.Options{})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
+	res := dnsres.Counted{Resolver: client, Counter: metrics}
 	hooks, err := webhook.New(webhook.Config{
+		Metrics:              metrics,
 		Store:                st,
 		Now:                  time.Now,
 		Rand:                 rand.Reader,
@@ -111,7 +122,19 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		Admin: &admin.Service{Store: st, Accounts: accts, Config: cfg, Resolver: res,
 			Queue: queue.Direct{Store: st}, WebhookTester: hooks, Now: time.Now, Rand: rand.Reader},
 		Webhooks: hooks,
+		Registry: reg,
+		Metrics:  metrics,
+		MailLog:  observe.NewMailLog(log),
 	}, nil
+}
+
+// newMetrics returns the registry /metrics serves, with the Go and process
+// collectors, the store's gauges and Postern's metrics.
+func newMetrics(st store.Store) (*prometheus.Registry, *observe.Metrics) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		observe.Gauges{Store: st})
+	return reg, observe.NewMetrics(reg)
 }
 
 // claimLease is the delivery worker's claim lease: delivery.claim_lease in
@@ -196,10 +219,11 @@ func (a *App) Start() (*Running, error) {
 	} else {
 		a.Log.Info("tls certificate", "cert", certPath)
 	}
-	resolver, err := dnsres.New(cfg.DNS.Resolver, dnsres.Options{})
+	client, err := dnsres.New(cfg.DNS.Resolver, dnsres.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("dns.resolver: %w", err)
 	}
+	resolver := dnsres.Counted{Resolver: client, Counter: a.Metrics}
 	watch := &abuse.Watch{Store: a.Store, T: abuse.Thresholds{
 		SpamRejections: cfg.Abuse.SuspendSpamRejections,
 		SpamWindow:     cfg.Abuse.SpamWindow.Duration,
@@ -238,6 +262,8 @@ func (a *App) Start() (*Running, error) {
 		DelayNotice:    cfg.Delivery.DelayNotice.Duration,
 		MaxLookups:     cfg.Delivery.MaxLookups,
 		Log:            a.Log.With("component", "delivery"),
+		Metrics:        a.Metrics,
+		MailLog:        a.MailLog,
 
 		AllowPrivateNetworks: cfg.Delivery.AllowPrivateNetworks,
 	})
@@ -263,6 +289,10 @@ func (a *App) Start() (*Running, error) {
 		return nil, err
 	}
 	ids := &identity.Signer{Store: a.Store}
+	unsubLinks, unsubs, err := a.unsubscribe(context.Background())
+	if err != nil {
+		return nil, err
+	}
 	funnel, err := submit.New(submit.Config{
 		Hostname:         cfg.Hostname,
 		MaxMessageBytes:  cfg.SMTP.MaxMessageBytes,
@@ -283,6 +313,10 @@ func (a *App) Start() (*Running, error) {
 		Signer:   ids,
 		Queue:    q,
 		Logger:   a.Log,
+		Metrics:  a.Metrics,
+		MailLog:  a.MailLog,
+
+		ListUnsubscribe: unsubLinks,
 	})
 	if err != nil {
 		return nil, err
@@ -309,6 +343,7 @@ func (a *App) Start() (*Running, error) {
 
 		Funnel:  funnel,
 		Logger:  a.Log,
+		Metrics: a.Metrics,
 		Conns:   submissionConns,
 		MXConns: mxConns,
 		Bounces: bounces,
@@ -344,7 +379,7 @@ func (a *App) Start() (*Running, error) {
 			lns = append(lns, bound{group.mode, ln})
 		}
 	}
-	httpSrv, httpLn, err := a.startHTTP(funnel, tlsconf.Server(cert), cfg.TrustedProxyPrefixes())
+	httpSrv, httpLn, err := a.startHTTP(funnel, unsubs, tlsconf.Server(cert), cfg.TrustedProxyPrefixes())
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -437,9 +472,9 @@ func (r *Running) Stop(ctx context.Context) error {
 	return r.stopErr
 }
 
-// Logger returns the process logger: text lines on stderr.
-func Logger(level slog.Level) *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+// Logger returns the process logger: lines on stderr in cfg's log.format.
+func Logger(cfg config.Config, level slog.Level) *slog.Logger {
+	return observe.NewLogger(os.Stderr, observe.Format(cfg.Log.Format), level)
 }
 
 // scanner builds the spam scanner: the built-in rules, and rspamd when

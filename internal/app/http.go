@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	"github.com/postern/postern/internal/web"
 	"github.com/postern/postern/internal/web/manageapi"
 	"github.com/postern/postern/internal/web/sendapi"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // startHTTP binds http.listen and returns the HTTP server for it, not yet
@@ -21,7 +23,7 @@ import (
 // TLS listener with tlsConf (tlsconf.Server of the [tls] certificate);
 // plain HTTP is only for loopback. proxies are the trusted reverse
 // proxies whose X-Forwarded-For names the client.
-func (a *App) startHTTP(funnel *submit.Funnel, tlsConf *tls.Config, proxies []netip.Prefix) (*http.Server, net.Listener, error) {
+func (a *App) startHTTP(funnel *submit.Funnel, unsubs web.Unsubscriber, tlsConf *tls.Config, proxies []netip.Prefix) (*http.Server, net.Listener, error) {
 	listen := a.Config.HTTP.Listen
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -40,7 +42,12 @@ func (a *App) startHTTP(funnel *submit.Funnel, tlsConf *tls.Config, proxies []ne
 		ln = tls.NewListener(ln, conf)
 	}
 	log := a.Log.With("component", "http")
-	wc := web.Config{Senders: a.Store, TrustedProxies: proxies, Log: log, Now: time.Now}
+	wc := web.Config{Senders: a.Store, TrustedProxies: proxies, Log: log, Now: time.Now, Unsubscribe: unsubs,
+		Metrics: promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{
+			ErrorHandling: promhttp.ContinueOnError, // a store error loses its gauge, not the scrape
+			ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}),
+		MetricsToken: a.Config.HTTP.MetricsToken}
 	send, err := sendapi.New(sendapi.Config{Funnel: funnel, ClientIP: wc.ClientIP, Log: log, Now: time.Now, TLS: useTLS})
 	if err != nil {
 		ln.Close()

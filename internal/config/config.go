@@ -49,6 +49,7 @@ type Config struct {
 	Abuse    Abuse    `toml:"abuse"`
 	Domains  Domains  `toml:"domains"`
 	Webhooks Webhooks `toml:"webhooks"`
+	Log      Log      `toml:"log"`
 }
 
 // Store chooses the storage back end.
@@ -200,12 +201,29 @@ type Spam struct {
 type HTTP struct {
 	Listen string `toml:"listen"`
 	// PublicURL is how people reach the listener, for the links in
-	// confirmation mails ("": "http://" + listen).
+	// confirmation mails and one-click List-Unsubscribe URLs ("":
+	// "http://" + listen).
 	PublicURL string `toml:"public_url"`
 	// TrustedProxies are the reverse proxies (CIDR prefixes) whose
 	// X-Forwarded-For names the client; from anyone else it is ignored.
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// MetricsToken, when set, is the bearer token GET /metrics requires
+	// of every client; empty, /metrics answers loopback clients only. A
+	// secret: it never appears in an error or a log.
+	MetricsToken string `toml:"metrics_token"`
 }
+
+// Log configures the process log, which the mail log shares.
+type Log struct {
+	// Format is LogText (logfmt lines) or LogJSON (a JSON object a line).
+	Format string `toml:"format"`
+}
+
+// The log formats.
+const (
+	LogText = "text"
+	LogJSON = "json"
+)
 
 // DNS configures name resolution.
 type DNS struct {
@@ -334,6 +352,7 @@ func Default() Config {
 			MaxLookups:     16,
 		},
 		Webhooks: Webhooks{Concurrency: 4, BatchSize: 100, RetryFor: Duration{72 * time.Hour}},
+		Log:      Log{Format: LogText},
 	}
 }
 
@@ -635,6 +654,13 @@ func (c Config) Validate() error {
 	}
 	if d := c.Webhooks.RetryFor; d.Duration < 24*time.Hour {
 		bad("webhooks.retry_for", "%s: must be at least 24h (events are retried for at least a day)", d)
+	}
+	// The token itself is never quoted: it is a secret.
+	if t := c.HTTP.MetricsToken; t != "" && (len(t) < 16 || strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f })) {
+		bad("http.metrics_token", "must be at least 16 characters, without spaces or control characters")
+	}
+	if f := c.Log.Format; f != LogText && f != LogJSON {
+		bad("log.format", "%q: must be %q or %q", f, LogText, LogJSON)
 	}
 	return errors.Join(errs...)
 }

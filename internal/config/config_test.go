@@ -341,6 +341,8 @@ func TestEnvNames(t *testing.T) {
 		"POSTERN_SMTP_SHUTDOWN_TIMEOUT":  "smtp.shutdown_timeout",
 		"POSTERN_HTTP_LISTEN":            "http.listen",
 		"POSTERN_HTTP_TRUSTED_PROXIES":   "http.trusted_proxies",
+		"POSTERN_HTTP_METRICS_TOKEN":     "http.metrics_token",
+		"POSTERN_LOG_FORMAT":             "log.format",
 		"POSTERN_DNS_RESOLVER":           "dns.resolver",
 		"POSTERN_DELIVERY_PORT":          "delivery.port",
 		"POSTERN_DELIVERY_GIVE_UP_AFTER": "delivery.give_up_after",
@@ -352,8 +354,8 @@ func TestEnvNames(t *testing.T) {
 			t.Errorf("%s -> %q, want %q", name, got[name], key)
 		}
 	}
-	if len(vars) != 72 {
-		t.Errorf("%d keys, want 72 (a key was added: update this test and postern.example.toml)", len(vars))
+	if len(vars) != 74 {
+		t.Errorf("%d keys, want 74 (a key was added: update this test and postern.example.toml)", len(vars))
 	}
 }
 
@@ -468,6 +470,11 @@ func TestValidate(t *testing.T) {
 		{"webhooks retry for", func(c *Config) { c.Webhooks.RetryFor = Duration{23 * time.Hour} }, []string{"webhooks.retry_for: 23h0m0s: must be at least 24h"}},
 		{"webhooks concurrency", func(c *Config) { c.Webhooks.Concurrency = 0 }, []string{"webhooks.concurrency: 0: must be between 1 and 1000"}},
 		{"webhooks batch size", func(c *Config) { c.Webhooks.BatchSize = 1001 }, []string{"webhooks.batch_size: 1001: must be between 1 and 1000"}},
+		{"metrics token", func(c *Config) { c.HTTP.MetricsToken = "0123456789abcdef" }, nil},
+		{"metrics token short", func(c *Config) { c.HTTP.MetricsToken = "short" }, []string{"http.metrics_token: must be at least 16 characters"}},
+		{"metrics token space", func(c *Config) { c.HTTP.MetricsToken = "0123456789 abcdef" }, []string{"http.metrics_token: must be at least 16 characters, without spaces"}},
+		{"log json", func(c *Config) { c.Log.Format = "json" }, nil},
+		{"log format", func(c *Config) { c.Log.Format = "xml" }, []string{`log.format: "xml": must be "text" or "json"`}},
 		{"resolver", func(c *Config) { c.DNS.Resolver = "8.8.8.8" }, []string{`dns.resolver: "8.8.8.8": missing port`}},
 		{"resolver port zero", func(c *Config) { c.DNS.Resolver = "127.0.0.1:0" }, []string{`dns.resolver: "127.0.0.1:0": port "0": must be a number from 1 to 65535`}},
 		{"several at once", func(c *Config) {
@@ -526,6 +533,14 @@ func TestValidateNeverShowsDSN(t *testing.T) {
 	c := Default()
 	c.Store = Store{Driver: "nosuch", DSN: "postgres://user:hunter2@db/x"}
 	c.Hostname = ""
+	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("Validate() = %v", err)
+	}
+}
+
+func TestValidateNeverShowsMetricsToken(t *testing.T) {
+	c := Default()
+	c.HTTP.MetricsToken = "hunter2 secret token"
 	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("Validate() = %v", err)
 	}

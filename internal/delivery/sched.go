@@ -460,6 +460,7 @@ func (s *sched) send(d *dest, jb *job, cn *conn) {
 			}
 		}
 	}()
+	start := time.Now() // the attempt's time: from here, or from the dial
 	if cn.c == nil {
 		d.waitingConn.Add(1)
 		w.connWaiting.Add(1)
@@ -478,8 +479,10 @@ func (s *sched) send(d *dest, jb *job, cn *conn) {
 		}
 		cn.slot = true
 		var res Result
+		start = time.Now()
 		cn.c, cn.host, res = w.dial(s.ctx, d.targets)
 		if cn.c == nil {
+			w.cfg.Metrics.DeliveryDuration(time.Since(start))
 			cn.drop(w)
 			finished = true
 			w.failJob(s.ctx, jb, res)
@@ -492,6 +495,7 @@ func (s *sched) send(d *dest, jb *job, cn *conn) {
 		env.Recipients = append(env.Recipients, c.Recipients[j].Address)
 	}
 	_, rcptRes, err := cn.c.Send(s.ctx, env)
+	w.cfg.Metrics.DeliveryDuration(time.Since(start))
 	info := cn.c.TLS()
 	for k, j := range jb.rcpts {
 		r := Temp("no result for this recipient")

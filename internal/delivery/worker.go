@@ -18,6 +18,7 @@ import (
 	"github.com/postern/postern/internal/abuse"
 	"github.com/postern/postern/internal/dnsres"
 	"github.com/postern/postern/internal/dsn"
+	"github.com/postern/postern/internal/observe"
 	"github.com/postern/postern/internal/queue"
 	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/submit"
@@ -87,6 +88,12 @@ type WorkerConfig struct {
 	// writes, Postern's own mail (internal/submit.Notices); nil: one for
 	// Hostname.
 	Notices Notices
+
+	// Metrics counts attempts by result and times them; MailLog gets a
+	// line per recipient and attempt. Nil: nothing is counted or logged
+	// there (app always passes both).
+	Metrics *observe.Metrics
+	MailLog *observe.MailLog
 
 	Now  func() time.Time
 	Rand io.Reader
@@ -575,6 +582,7 @@ func (w *Worker) attemptOf(ctx context.Context, c *store.Claim, outs []outcome, 
 			a.Events = append(a.Events, store.Event{MessageID: c.ID, Type: store.EventDelayed, Detail: "delay notice sent to " + c.From, At: now})
 		}
 	}
+	w.report(c, outs, a.Events[:len(c.Recipients)])
 	return a, pending, len(bounced)
 }
 
@@ -617,6 +625,7 @@ func (w *Worker) unsure(c *store.Claim, outs []outcome, now time.Time) (store.At
 		a.Updates = append(a.Updates, up)
 		a.Events = append(a.Events, ev)
 	}
+	w.report(c, outs, a.Events)
 	return a, pending, 0
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/postern/postern/internal/delivery"
 	"github.com/postern/postern/internal/dnsres"
 	"github.com/postern/postern/internal/dsn"
+	"github.com/postern/postern/internal/observe"
 	"github.com/postern/postern/internal/returnpath"
 	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/store/sqlite"
@@ -72,6 +73,9 @@ type wopts struct {
 	refusePrivate bool
 	// resolver, when set, wraps the real resolver (to count lookups).
 	resolver func(dnsres.Resolver) dnsres.Resolver
+	// metrics and mailLog, when set, watch the worker (observe_test.go).
+	metrics *observe.Metrics
+	mailLog *observe.MailLog
 }
 
 func newWorkerEnv(t *testing.T, o wopts) *wenv {
@@ -142,6 +146,8 @@ func newWorkerEnv(t *testing.T, o wopts) *wenv {
 		DelayNotice:    o.delayNotice,
 		Now:            clk.Now,
 		Log:            o.log,
+		Metrics:        o.metrics,
+		MailLog:        o.mailLog,
 
 		AllowPrivateNetworks: !o.refusePrivate,
 	})

@@ -247,7 +247,7 @@ func (s *session) saslServer(mech string) (sasl.Server, *smtperr.Error) {
 // login hands the credentials to the funnel. The password is never logged.
 func (s *session) login(authzid, user, pass string) error {
 	c, err := s.srv.cfg.Funnel.Authenticate(s.ctx(), submit.Credentials{
-		Authzid: authzid, Username: user, Password: pass, ClientIP: s.clientIP, Session: s.id})
+		Authzid: authzid, Username: user, Password: pass, ClientIP: s.clientIP, Session: s.id, Listener: s.mode.String()})
 	if err != nil {
 		return s.reply("auth", err)
 	}

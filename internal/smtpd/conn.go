@@ -322,6 +322,7 @@ func (s *session) send(e *smtperr.Error) {
 	if e.Close {
 		s.closeAfter = true
 	}
+	s.srv.cfg.Metrics.SMTPReply(s.mode.String(), int(e.Code))
 	writeReply(s.w, e)
 	if s.closeAfter || s.drainNow() {
 		s.closeAfter = true

@@ -25,6 +25,7 @@ import (
 	"github.com/postern/postern/internal/bounce"
 	"github.com/postern/postern/internal/identity"
 	"github.com/postern/postern/internal/lockout"
+	"github.com/postern/postern/internal/observe"
 	"github.com/postern/postern/internal/queue"
 	"github.com/postern/postern/internal/returnpath"
 	"github.com/postern/postern/internal/smtpd"
@@ -73,6 +74,9 @@ type envOptions struct {
 	identity   bool   // enforce verified sender domains
 	bounces    bool   // accept bounces for return paths on the MX port
 	feedback   string // and feedback reports at this address (with bounces)
+
+	// metrics, when set, are the server's and the funnel's.
+	metrics *observe.Metrics
 }
 
 // testCodec keys the return paths of test servers.
@@ -126,7 +130,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	fc := submittest.Config(accts, enq)
 	fc.MaxMessageBytes, fc.MaxRecipients, fc.AuthFailureDelay = o.maxBytes, o.maxRcpts, o.authDelay
-	fc.Logger, fc.Now = log, o.now
+	fc.Logger, fc.Now, fc.Metrics = log, o.now, o.metrics
 	if o.lockout != nil {
 		fc.Lockout = o.lockout
 	}
@@ -165,6 +169,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		MaxInflightBytes:        o.inflight,
 		Bounces:                 bouncesOf(o, st),
 		Logger:                  log,
+		Metrics:                 o.metrics,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/lockout"
+	"github.com/postern/postern/internal/observe"
 	"github.com/postern/postern/internal/submit"
 )
 
@@ -77,6 +78,9 @@ type Config struct {
 	// Bounces, when set, takes mail for return paths on the MX listener;
 	// without it the MX listener accepts nothing unauthenticated.
 	Bounces Bounces
+	// Metrics counts sessions and replies (nil: nothing is counted; app
+	// always passes them).
+	Metrics *observe.Metrics
 	Logger  *slog.Logger
 	Rand    io.Reader // nil: crypto/rand (session ids)
 }
@@ -205,6 +209,7 @@ func (s *Server) Serve(l net.Listener, mode Mode) error {
 			release()
 			return nil
 		}
+		s.cfg.Metrics.SMTPSession(mode.String())
 		go func() {
 			defer s.wg.Done()
 			defer s.untrack(c)

@@ -36,6 +36,10 @@ type User struct {
 	// Email is the user's contact address (SendGrid's subuser email); ""
 	// for none.
 	Email string
+	// ListUnsubscribe: the funnel adds one-click List-Unsubscribe
+	// headers (RFC 8058) to the user's single-recipient messages
+	// (internal/unsub). Off by default.
+	ListUnsubscribe bool
 }
 
 // AccountID is the user's top-level account: itself, or its parent.
@@ -158,6 +162,7 @@ type Store interface {
 	DomainStore
 	SenderStore
 	StatsStore
+	GaugeStore
 
 	Close() error
 }

@@ -22,6 +22,7 @@ type NewUser struct {
 type UserSettings struct {
 	HideOriginatingIP *bool
 	SpamThreshold     *float64 // 0: the default
+	ListUnsubscribe   *bool
 }
 
 // UserKeyStore is what the management of users and API keys needs beyond

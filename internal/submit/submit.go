@@ -14,6 +14,7 @@ import (
 	"github.com/postern/postern/internal/account"
 	"github.com/postern/postern/internal/lockout"
 	"github.com/postern/postern/internal/message"
+	"github.com/postern/postern/internal/observe"
 	"github.com/postern/postern/internal/ratelimit"
 	"github.com/postern/postern/internal/spamscan"
 	"github.com/postern/postern/internal/store"
@@ -91,6 +92,15 @@ type Config struct {
 	Abuse    SpamCounter
 	Signer   Signer
 	Queue    Enqueuer
+	// ListUnsubscribe makes the one-click unsubscribe URLs of users who
+	// have list_unsubscribe on.
+	ListUnsubscribe ListUnsubscribe
+
+	// Metrics counts authentication failures, lockouts, submissions and
+	// rate-limit refusals; MailLog gets a queued line per message. Nil:
+	// nothing is counted or logged there (app always passes both).
+	Metrics *observe.Metrics
+	MailLog *observe.MailLog
 
 	Logger *slog.Logger          // nil: discard
 	Now    func() time.Time      // nil: time.Now
@@ -109,7 +119,7 @@ func New(cfg Config) (*Funnel, error) {
 	for name, nilDep := range map[string]bool{
 		"Accounts": cfg.Accounts == nil, "Lockout": cfg.Lockout == nil, "Identity": cfg.Identity == nil,
 		"Quota": cfg.Quota == nil, "Scanner": cfg.Scanner == nil, "Abuse": cfg.Abuse == nil,
-		"Signer": cfg.Signer == nil, "Queue": cfg.Queue == nil,
+		"Signer": cfg.Signer == nil, "Queue": cfg.Queue == nil, "ListUnsubscribe": cfg.ListUnsubscribe == nil,
 	} {
 		if nilDep {
 			missing = append(missing, name)
@@ -146,6 +156,9 @@ type Credentials struct {
 	// Session is the way in's id for the connection or request, logged
 	// with every line the funnel writes about it.
 	Session string
+	// Listener names the way in for the metrics: the SMTP listener's
+	// mode ("submission", "submissions", "mx"); "" is the HTTP API.
+	Listener string
 	// AnyScope admits a valid key whatever its scopes (the management
 	// API, which checks each endpoint's scope); otherwise the key must
 	// hold mail.send. Lockout, pacing, suspension and IP rules apply
@@ -180,6 +193,7 @@ func (f *Funnel) Authenticate(ctx context.Context, cr Credentials) (*Client, err
 	keyID, _ := account.ParseKey(cr.Password)
 	if locked, until := f.cfg.Lockout.Check(cr.ClientIP, keyID, start); locked {
 		log.Info("auth failed", "user", logUser, "key_id", keyID, "reason", "locked out", "until", until.UTC().Format(time.RFC3339))
+		f.cfg.Metrics.AuthFailure(listenerOf(cr))
 		f.pace(start)
 		r := deferred(ReasonLockedOut, "Too many failed authentications from your address; try again after "+until.UTC().Format(time.RFC3339), until)
 		return nil, r
@@ -201,9 +215,11 @@ func (f *Funnel) Authenticate(ctx context.Context, cr Credentials) (*Client, err
 		fields = append(fields, "detail", detail)
 	}
 	log.Info("auth failed", fields...)
+	f.cfg.Metrics.AuthFailure(listenerOf(cr))
 	if counted {
 		if locked, until := f.cfg.Lockout.Fail(cr.ClientIP, keyID, time.Now()); locked {
 			log.Warn("auth lockout", "until", until.UTC().Format(time.RFC3339))
+			f.cfg.Metrics.AuthLockout()
 		}
 	}
 	f.pace(start)

@@ -68,7 +68,7 @@ func (f *Funnel) Begin(ctx context.Context, c *Client, from string, size int64, 
 		return nil, fmt.Errorf("submit: quota check: %w", err)
 	}
 	if !d.Allow {
-		return nil, limitRefusal(d, f.cfg.Now())
+		return nil, f.limited(d, f.cfg.Now())
 	}
 	log := f.cfg.Logger.With("session", c.Session, "ip", c.IP.String(), "key_id", c.Key().ID, "user", c.Key().UserName)
 	return &Tx{f: f, c: c, from: from, origin: o, seen: map[string]bool{}, log: log}, nil
@@ -149,13 +149,14 @@ type Receipt struct {
 //  4. the From and Sender identities;
 //  5. the quota reserved (so a refused message costs no signature);
 //  6. the spam scan; its headers are added in a stable order;
-//  7. DKIM signatures;
+//  7. List-Unsubscribe (a user's one-click unsubscribe), DKIM signatures;
 //  8. the queue commit, synced.
 //
 // It returns the receipt only after step 8: the way in acknowledges then
 // and never before. A refusal is a *Refusal; any other error is internal,
 // and nothing was stored.
-func (tx *Tx) Commit(ctx context.Context, body []byte, o CommitOptions) (Receipt, error) {
+func (tx *Tx) Commit(ctx context.Context, body []byte, o CommitOptions) (_ Receipt, err error) {
+	defer func() { tx.counted(o, err) }()
 	if tx.done {
 		return Receipt{}, errors.New("submit: transaction already ended")
 	}
@@ -233,7 +234,7 @@ func (tx *Tx) Commit(ctx context.Context, body []byte, o CommitOptions) (Receipt
 	}
 	if !d.Allow {
 		log.Info("refused", "reason", "rate limit", "limit", d.Reason)
-		return Receipt{}, limitRefusal(d, now)
+		return Receipt{}, f.limited(d, now)
 	}
 	committed := false
 	defer func() {
@@ -256,6 +257,7 @@ func (tx *Tx) Commit(ctx context.Context, body []byte, o CommitOptions) (Receipt
 		log.Info("sandbox: accepted, not queued", "rcpts", len(tx.rcpts))
 		return rc, nil
 	}
+	msg, h = tx.listUnsubscribe(p, id, msg, h, log)
 	signed, dom, err := f.cfg.Signer.Sign(ctx, p, msg, h)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("submit: dkim sign: %w", err)
@@ -284,6 +286,7 @@ func (tx *Tx) Commit(ctx context.Context, body []byte, o CommitOptions) (Receipt
 		args = append(args, "not_before", rc.NotBefore.UTC().Format(time.RFC3339))
 	}
 	log.Info("queued", args...)
+	tx.queued(rc)
 	return rc, nil
 }
 

@@ -26,6 +26,15 @@ type Config struct {
 	// ClientIP believes; empty trusts none. List only the proxies: a
 	// client inside one of these prefixes could name any address.
 	TrustedProxies []netip.Prefix
+	// Metrics serves GET /metrics (promhttp.HandlerFor the registry);
+	// nil: /metrics is not found. MetricsToken, when set, is the bearer
+	// token it requires of every client; empty, it answers loopback
+	// clients only (metrics.go).
+	Metrics      http.Handler
+	MetricsToken string
+	// Unsubscribe redeems one-click unsubscribe URLs at
+	// /unsubscribe/{token} (unsubscribe.go); nil: they are not found.
+	Unsubscribe Unsubscriber
 	// Log receives errors and confirmations; nil discards them.
 	Log *slog.Logger
 	// Now is the clock for code expiry; nil means time.Now.
@@ -112,6 +121,9 @@ func (h *handler) routes() []route {
 		{path: "/verify", methods: []method{{"GET", h.verifyForm}, {"POST", h.verify}},
 			wrong: "Open the link from the confirmation mail in a browser."},
 		{path: "/v3/mail/send", methods: []method{{"POST", h.cfg.Send.ServeHTTP}}, api: true},
+		{path: "/metrics", methods: []method{{"GET", h.metrics}}, wrong: "This address only answers GET."},
+		{path: "/unsubscribe/{token}", methods: []method{{"GET", h.unsubscribeForm}, {"POST", h.unsubscribe}},
+			wrong: "Open the unsubscribe link from the message in a browser."},
 	}
 }
 

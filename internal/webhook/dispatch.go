@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/events"
+	"github.com/postern/postern/internal/observe"
 	"github.com/postern/postern/internal/store"
 )
 
@@ -168,6 +169,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, claimed time.Time, id string,
 				rest = append(rest, b.items...)
 			}
 			log.Warn("webhook POST failed", "err", text, "items", len(rest))
+			d.cfg.Metrics.WebhookFailure()
 			d.fail(ctx, id, rest, text)
 			return
 		}
@@ -210,6 +212,7 @@ func (d *Dispatcher) record(ctx context.Context, what, id string, n int, f func(
 }
 
 func (d *Dispatcher) delivered(ctx context.Context, id string, items []store.OutboxItem) {
+	d.cfg.Metrics.WebhookItems(observe.WebhookDelivered, len(items))
 	d.record(ctx, "delivered", id, len(items), func(ctx context.Context) error {
 		return d.cfg.Store.OutboxDelivered(ctx, id, itemIDs(items), d.cfg.Now())
 	})
@@ -217,6 +220,7 @@ func (d *Dispatcher) delivered(ctx context.Context, id string, items []store.Out
 
 func (d *Dispatcher) discard(ctx context.Context, id string, items []store.OutboxItem, why string) {
 	d.cfg.Log.Info("webhook events discarded", "webhook", id, "items", len(items), "why", why)
+	d.cfg.Metrics.WebhookItems(observe.WebhookDiscarded, len(items))
 	d.record(ctx, "discard", id, len(items), func(ctx context.Context) error {
 		return d.cfg.Store.OutboxDiscard(ctx, id, itemIDs(items), why, d.cfg.Now())
 	})
@@ -237,6 +241,7 @@ func (d *Dispatcher) fail(ctx context.Context, id string, items []store.OutboxIt
 		attempts = max(attempts, it.Attempts)
 	}
 	if len(retry) > 0 {
+		d.cfg.Metrics.WebhookItems(observe.WebhookFailed, len(retry))
 		next := now.Add(backoff(attempts+1, d.jitter()))
 		d.record(ctx, "failed", id, len(retry), func(ctx context.Context) error {
 			return d.cfg.Store.OutboxFailed(ctx, id, itemIDs(retry), next, text, now)

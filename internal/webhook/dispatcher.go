@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/postern/postern/internal/observe"
 	"github.com/postern/postern/internal/store"
 )
 
@@ -63,6 +64,9 @@ type Config struct {
 	Log  *slog.Logger
 	// Resolver resolves webhook hosts; default net.DefaultResolver.
 	Resolver Resolver
+	// Metrics counts outbox items by result and failed POSTs (nil:
+	// nothing is counted; app always passes them).
+	Metrics *observe.Metrics
 
 	// AllowPrivateNetworks lets webhooks POST to loopback, private,
 	// link-local and the other addresses netguard.Private names

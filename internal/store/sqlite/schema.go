@@ -310,6 +310,9 @@ var migrations = []string{
 	);
 	CREATE INDEX webhook_outbox_due ON webhook_outbox(next_attempt_at, id);
 	CREATE INDEX webhook_outbox_hook ON webhook_outbox(webhook_id);`,
+	// 18: the user's one-click unsubscribe switch (issue 15): off until
+	// the user turns it on.
+	`ALTER TABLE users ADD COLUMN list_unsubscribe INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // migrate brings the database up to len(migrations), each migration in its

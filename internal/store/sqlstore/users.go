@@ -13,7 +13,7 @@ import (
 
 // userColumns selects users; every query adds "AND …" or "ORDER BY": a
 // deleted user is never selected.
-const userColumns = `u.id, u.name, u.parent_id, p.name, u.created_at, u.suspended_at, u.suspend_reason, u.hide_originating_ip, u.spam_threshold, u.email
+const userColumns = `u.id, u.name, u.parent_id, p.name, u.created_at, u.suspended_at, u.suspend_reason, u.hide_originating_ip, u.spam_threshold, u.email, u.list_unsubscribe
 	FROM users u LEFT JOIN users p ON p.id = u.parent_id WHERE u.deleted_at IS NULL`
 
 func scanUser(row rowScanner) (store.User, error) {
@@ -24,14 +24,16 @@ func scanUser(row rowScanner) (store.User, error) {
 		created    int64
 		suspended  sql.NullInt64
 		hide       int
+		unsub      int
 	)
-	if err := row.Scan(&u.ID, &u.Name, &parentID, &parentName, &created, &suspended, &u.SuspendReason, &hide, &u.SpamThreshold, &u.Email); err != nil {
+	if err := row.Scan(&u.ID, &u.Name, &parentID, &parentName, &created, &suspended, &u.SuspendReason, &hide, &u.SpamThreshold, &u.Email, &unsub); err != nil {
 		return store.User{}, err
 	}
 	if suspended.Valid {
 		u.SuspendedAt = fromMicros(suspended.Int64)
 	}
 	u.HideOriginatingIP = hide != 0
+	u.ListUnsubscribe = unsub != 0
 	u.ParentID, u.ParentName = parentID.Int64, parentName.String
 	u.CreatedAt = fromMicros(created)
 	return u, nil
@@ -325,6 +327,13 @@ func (db *DB) UpdateUserSettings(ctx context.Context, name string, s store.UserS
 	}
 	if s.SpamThreshold != nil {
 		sets, args = append(sets, "spam_threshold = ?"), append(args, *s.SpamThreshold)
+	}
+	if s.ListUnsubscribe != nil {
+		v := 0
+		if *s.ListUnsubscribe {
+			v = 1
+		}
+		sets, args = append(sets, "list_unsubscribe = ?"), append(args, v)
 	}
 	if len(sets) == 0 {
 		return fmt.Errorf("store: update user %q: no settings given", name)

@@ -83,6 +83,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Webhooks", testWebhooks},
 		{"EventCounts", testEventCounts},
 		{"CategoryEventCounts", testCategoryEventCounts},
+		{"Gauges", testGauges},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

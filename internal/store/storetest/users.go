@@ -173,6 +173,26 @@ func testUserSettings(t *testing.T, s store.Store) {
 	if u, _ = s.UserByName(ctx, "acme"); u.HideOriginatingIP || u.SpamThreshold != 4.5 {
 		t.Errorf("one setting changed the other: %+v", u)
 	}
+	if u.ListUnsubscribe {
+		t.Errorf("list_unsubscribe is on by default: %+v", u)
+	}
+	unsub := true
+	if err := s.UpdateUserSettings(ctx, "acme", store.UserSettings{ListUnsubscribe: &unsub}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ = s.UserByName(ctx, "acme"); !u.ListUnsubscribe || u.HideOriginatingIP || u.SpamThreshold != 4.5 {
+		t.Errorf("after list_unsubscribe on: %+v", u)
+	}
+	if users, _ := s.Users(ctx); len(users) != 1 || !users[0].ListUnsubscribe {
+		t.Errorf("Users after list_unsubscribe on: %+v", users)
+	}
+	unsub = false
+	if err := s.UpdateUserSettings(ctx, "acme", store.UserSettings{ListUnsubscribe: &unsub}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ = s.UserByName(ctx, "acme"); u.ListUnsubscribe {
+		t.Errorf("after list_unsubscribe off: %+v", u)
+	}
 	if err := s.UpdateUserSettings(ctx, "nobody", store.UserSettings{SpamThreshold: &spam}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("UpdateUserSettings(unknown) error = %v, want ErrNotFound", err)
 	}

@@ -62,6 +62,12 @@ type NoAbuse struct{}
 
 func (NoAbuse) SpamRejected(context.Context, string, time.Time) (string, error) { return "", nil }
 
+// NoListUnsubscribe makes no unsubscribe URL: no message gets the
+// List-Unsubscribe fields.
+type NoListUnsubscribe struct{}
+
+func (NoListUnsubscribe) URL(int64, string, string) (string, error) { return "", nil }
+
 // Config is a funnel config for tests: accounts and queue real, every
 // other control an allow-all double of this package, hostname
 // mx.postern.test, 1 MiB and 5 recipients per message. A test replaces
@@ -79,5 +85,6 @@ func Config(accounts submit.Accounts, queue submit.Enqueuer) submit.Config {
 		Abuse:           NoAbuse{},
 		Signer:          NoSigning{},
 		Queue:           queue,
+		ListUnsubscribe: NoListUnsubscribe{},
 	}
 }

@@ -257,6 +257,7 @@ func (h *handler) routes() []route {
 		h.ipAccessRoutes(), h.suppressionRoutes(),
 		h.domainRoutes(), h.senderRoutes(),
 		h.webhookRoutes(), h.statsRoutes(),
+		h.trackingRoutes(),
 	} {
 		rs = append(rs, group...)
 	}
