@@ -267,6 +267,9 @@ func (a *App) Start() (*Running, error) {
 
 		AllowPrivateNetworks: cfg.Delivery.AllowPrivateNetworks,
 	})
+	a.countPanics("delivery", worker.Panics)
+	a.countPanics("webhooks", a.Webhooks.Panics)
+
 	// A commit records processed events, and with them webhook outbox
 	// items: both the worker and the dispatcher have work.
 	q := queue.New(a.Store, queue.Options{Logger: a.Log, Committed: func() {

@@ -29,6 +29,7 @@ const (
 func (a *App) runJobs(ctx context.Context, resolver dnsres.Resolver) {
 	log := a.Log.With("component", "jobs")
 	r := &jobs.Runner{Leases: a.Store, Holder: holderName(), Now: time.Now, Log: log}
+	a.countPanics("jobs", r.Panics)
 	cfg := a.Config
 	list := []jobs.Job{
 		{Name: "domain-recheck", Every: cfg.Domains.Recheck.Duration, Run: func(ctx context.Context, now time.Time) error {

@@ -116,6 +116,25 @@ func (p *running) scrape(tb testing.TB, token string) (int, map[string]*dto.Metr
 
 // value is the series of name whose labels include labels (a counter's
 // or gauge's value, a histogram's count); 0 when there is none.
+// has reports whether name has a series with labels (pairs of name and
+// value).
+func has(mfs map[string]*dto.MetricFamily, name string, labels ...string) bool {
+	for _, m := range mfs[name].GetMetric() {
+		n := 0
+		for i := 0; i+1 < len(labels); i += 2 {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
+					n++
+				}
+			}
+		}
+		if n == len(labels)/2 {
+			return true
+		}
+	}
+	return false
+}
+
 func value(mfs map[string]*dto.MetricFamily, name string, labels ...string) float64 {
 	mf := mfs[name]
 	if mf == nil {
@@ -185,6 +204,11 @@ func TestMetricsMoveAsMailFlows(t *testing.T) {
 	moved("delivered", n, "postern_delivery_attempts_total", "result", "delivered")
 	moved("timed", 1, "postern_delivery_duration_seconds")
 	moved("MX lookups", 1, "postern_dns_lookups_total", "type", "mx")
+	for _, c := range []string{"delivery", "webhooks", "jobs"} {
+		if value(after, "postern_panics_total", "component", c) != 0 || !has(after, "postern_panics_total", "component", c) {
+			t.Errorf("postern_panics_total{component=%q} missing or not 0", c)
+		}
+	}
 	if d := value(after, "postern_submissions_total", "outcome", "error") - value(before, "postern_submissions_total", "outcome", "error"); d != 0 {
 		t.Errorf("%v submissions ended in an internal error", d)
 	}
