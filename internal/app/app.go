@@ -354,6 +354,7 @@ func (a *App) Start() (*Running, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.countPanics("smtpd", srv.Panics)
 
 	type bound struct {
 		mode smtpd.Mode

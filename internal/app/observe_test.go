@@ -204,7 +204,7 @@ func TestMetricsMoveAsMailFlows(t *testing.T) {
 	moved("delivered", n, "postern_delivery_attempts_total", "result", "delivered")
 	moved("timed", 1, "postern_delivery_duration_seconds")
 	moved("MX lookups", 1, "postern_dns_lookups_total", "type", "mx")
-	for _, c := range []string{"delivery", "webhooks", "jobs"} {
+	for _, c := range []string{"delivery", "webhooks", "jobs", "smtpd"} {
 		if value(after, "postern_panics_total", "component", c) != 0 || !has(after, "postern_panics_total", "component", c) {
 			t.Errorf("postern_panics_total{component=%q} missing or not 0", c)
 		}

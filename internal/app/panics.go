@@ -8,7 +8,7 @@ import "github.com/prometheus/client_golang/prometheus"
 func (a *App) countPanics(component string, panics func() int64) {
 	c := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name:        "postern_panics_total",
-		Help:        "Panics recovered at the top of a long-running part (delivery, webhooks, jobs).",
+		Help:        "Panics recovered at the top of a long-running part (smtpd sessions, delivery, webhooks, jobs).",
 		ConstLabels: prometheus.Labels{"component": component},
 	}, func() float64 { return float64(panics()) })
 	if err := a.Registry.Register(c); err != nil {

@@ -178,6 +178,7 @@ func (s *session) pending() bool {
 // session.
 func (s *session) recoverPanic() {
 	if p := recover(); p != nil {
+		s.srv.panics.Add(1)
 		s.log.Error("session panic", "panic", p, "stack", string(debug.Stack()))
 		s.closeAfter = true
 		s.takeBuffers() // if it panicked without them

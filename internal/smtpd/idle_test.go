@@ -3,6 +3,7 @@ package smtpd_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/smtpd"
+	"github.com/postern/postern/internal/store"
 )
 
 // An idle session gives its buffers back and waits on its socket
@@ -206,4 +208,29 @@ func BenchmarkIdleSessions(b *testing.B) {
 		}
 		e.stop()
 	}
+}
+
+// panicky is a queue that panics: a bug below the session.
+type panicky struct{}
+
+func (panicky) Enqueue(context.Context, store.NewMessage) error { panic("enqueue bug") }
+
+// A panic in a session's work ends that session with a 421 and is
+// counted (Server.Panics, exported as postern_panics_total{component="smtpd"});
+// the server goes on serving others.
+func TestSessionPanicCounted(t *testing.T) {
+	e := newEnv(t, envOptions{enqueuer: panicky{}})
+	r := e.dialRaw(smtpd.Submissions)
+	r.cmd("EHLO client.test", "250")
+	r.login(e.key)
+	r.cmd("MAIL FROM:<app@example.test>", "250")
+	r.cmd("RCPT TO:<r@example.org>", "250")
+	r.cmd("DATA", "354")
+	r.send("Subject: x\r\nFrom: app@example.test\r\n\r\nhi\r\n.\r\n")
+	r.expect("421 4.3.0 Internal error")
+	if got := e.srv.Panics(); got != 1 {
+		t.Errorf("Panics() = %d, want 1", got)
+	}
+	r2 := e.dialRaw(smtpd.Submissions)
+	r2.cmd("EHLO client.test", "250")
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/postern/postern/internal/lockout"
@@ -109,7 +110,13 @@ type Server struct {
 	listeners []net.Listener
 	draining  bool
 	wg        sync.WaitGroup // Serve calls and connections
+
+	panics atomic.Int64 // sessions ended by a recovered panic
 }
+
+// Panics is how many sessions ended with a recovered panic (a 421 to
+// the client).
+func (s *Server) Panics() int64 { return s.panics.Load() }
 
 // New returns a server; call Serve for each listener. It refuses a config
 // without a funnel.
