@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -244,8 +243,7 @@ func BenchmarkSubmitAndDeliverVERP(b *testing.B) {
 
 func benchSubmitAndDeliver(b *testing.B, p *running) {
 	b.ReportAllocs() // the whole process's: client, server and sink
-	var before syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	cpu := testenv.CPUTime(b)
 	b.ResetTimer()
 	t0 := time.Now()
 	if p.submitVia != nil {
@@ -257,12 +255,9 @@ func benchSubmitAndDeliver(b *testing.B, p *running) {
 	p.waitDelivered(b, b.N)
 	delivered := time.Since(t0)
 	b.StopTimer()
-	var after syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
-	cpu := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) * time.Nanosecond
 	b.ReportMetric(float64(b.N)/accepted.Seconds(), "accepted/s")
 	b.ReportMetric(float64(b.N)/delivered.Seconds(), "delivered/s")
 	// Client, server and sink share this process: the CPU figure is an
 	// upper bound for Postern alone.
-	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/msg")
+	testenv.ReportCPU(b, cpu, b.N, "cpu-µs/msg")
 }

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -93,8 +92,7 @@ func BenchmarkCluster(b *testing.B) {
 	for _, n := range []int{1, 2} {
 		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
 			c := startCluster(b, n)
-			var before syscall.Rusage
-			syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+			cpu := testenv.CPUTime(b)
 			pgBefore := postgresCPU()
 			b.ResetTimer()
 			t0 := time.Now()
@@ -103,12 +101,9 @@ func BenchmarkCluster(b *testing.B) {
 			c.waitDelivered(b, b.N)
 			delivered := time.Since(t0)
 			b.StopTimer()
-			var after syscall.Rusage
-			syscall.Getrusage(syscall.RUSAGE_SELF, &after)
-			cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
 			b.ReportMetric(float64(b.N)/accepted.Seconds(), "accepted/s")
 			b.ReportMetric(float64(b.N)/delivered.Seconds(), "delivered/s")
-			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/msg")
+			testenv.ReportCPU(b, cpu, b.N, "cpu-µs/msg")
 			if pg := postgresCPU() - pgBefore; pg > 0 {
 				b.ReportMetric(float64(pg.Microseconds())/float64(b.N), "pg-cpu-µs/msg")
 			}

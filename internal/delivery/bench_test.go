@@ -9,7 +9,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -85,7 +84,7 @@ func BenchmarkDeliver(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := cpuTime(b)
+	start := testenv.CPUTime(b)
 	for claimed := 0; claimed < b.N; {
 		n, err := w.RunOnce(ctx)
 		if err != nil {
@@ -97,16 +96,8 @@ func BenchmarkDeliver(b *testing.B) {
 		claimed += n
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((cpuTime(b)-start).Microseconds())/float64(b.N), "cpu-µs/op")
+	testenv.ReportCPU(b, start, b.N, "cpu-µs/op")
 	if got := len(sink.Messages()); got != b.N {
 		b.Fatalf("sink has %d messages, want %d", got, b.N)
 	}
-}
-
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

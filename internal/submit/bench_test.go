@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/postern/postern/internal/store/sqlite"
 	"github.com/postern/postern/internal/submit"
 	"github.com/postern/postern/internal/submit/submittest"
+	"github.com/postern/postern/internal/testenv"
 )
 
 // BenchmarkCommit measures the funnel's share of one message, without a
@@ -89,7 +89,7 @@ func BenchmarkCommit(b *testing.B) {
 	n := 0
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	defer testenv.CPUPerOp(b)()
 	for b.Loop() {
 		n++
 		tx, err := f.Begin(ctx, c, "app@example.test", int64(len(body)), submit.Origin{Helo: "client.test", With: "ESMTPSA"})
@@ -103,22 +103,4 @@ func BenchmarkCommit(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-// reportCPU starts counting the process's CPU time; the function it
-// returns reports it per iteration as cpu-µs/op.
-func reportCPU(b *testing.B) func() {
-	b.Helper()
-	start := cpuTime(b)
-	return func() {
-		b.ReportMetric(float64((cpuTime(b)-start).Microseconds())/float64(b.N), "cpu-µs/op")
-	}
-}
-
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

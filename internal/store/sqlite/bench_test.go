@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/testenv"
 )
 
 // BenchmarkEnqueueBatch measures group commit: one EnqueueBatch of n
@@ -28,7 +29,7 @@ func BenchmarkEnqueueBatch(b *testing.B) {
 			seq := 0
 			b.SetBytes(int64(n * len(body)))
 			b.ReportAllocs()
-			stop := reportCPU(b)
+			stop := testenv.CPUPerOp(b)
 			for b.Loop() {
 				now := time.Now()
 				for i := range batch {
@@ -119,7 +120,7 @@ func BenchmarkLookups(b *testing.B) {
 	} {
 		b.Run(bm.name, func(b *testing.B) {
 			b.ReportAllocs()
-			defer reportCPU(b)()
+			defer testenv.CPUPerOp(b)()
 			for b.Loop() {
 				if err := bm.call(); err != nil {
 					b.Fatal(err)
@@ -142,7 +143,7 @@ func BenchmarkDeliveryCycle(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	defer testenv.CPUPerOp(b)()
 	for b.Loop() {
 		now := time.Now()
 		claims, err := f.db.ClaimDue(ctx, now, 1, func(int) time.Time { return past })
@@ -184,7 +185,7 @@ func BenchmarkRecordAttempts(b *testing.B) {
 			}
 			as := make([]store.Attempt, n)
 			b.ReportAllocs()
-			start := cpuTime(b)
+			start := testenv.CPUTime(b)
 			for b.Loop() {
 				now := time.Now()
 				for i := range as {
@@ -199,7 +200,7 @@ func BenchmarkRecordAttempts(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64((cpuTime(b)-start).Microseconds())/float64(b.N*n), "cpu-µs/attempt")
+			testenv.ReportCPU(b, start, b.N*n, "cpu-µs/attempt")
 		})
 	}
 }
