@@ -52,20 +52,28 @@ func startPeers(tb testing.TB) (*testenv.DNSServer, *testenv.Sink) {
 	return d, testenv.StartSink(tb, testenv.SinkOptions{})
 }
 
+// peerConfig is a loopback config whose resolver is d and whose
+// deliveries go to sink, on loopback (delivery.allow_private_networks).
+func peerConfig(tb testing.TB, d *testenv.DNSServer, sink *testenv.Sink) config.Config {
+	tb.Helper()
+	_, port, _ := net.SplitHostPort(sink.Addr)
+	cfg := testenv.LoopbackConfig(tb)
+	cfg.DNS.Resolver = d.Addr
+	cfg.Delivery.Port, _ = strconv.Atoi(port)
+	cfg.Delivery.AllowPrivateNetworks = true // the sink is on loopback
+	return cfg
+}
+
 // startNode opens and starts one Postern delivering through d to sink: on
 // the PostgreSQL database dsn, or its own SQLite when dsn is "". Without
 // a key it first creates the user acme, its trusted domain example.test
 // and a key (the first node of a store); with one, it uses it.
 func startNode(tb testing.TB, d *testenv.DNSServer, sink *testenv.Sink, dsn string, key *string) *running {
 	tb.Helper()
-	_, port, _ := net.SplitHostPort(sink.Addr)
-	cfg := testenv.LoopbackConfig(tb)
+	cfg := peerConfig(tb, d, sink)
 	if dsn != "" {
 		cfg.Store.Driver, cfg.Store.DSN = config.DriverPostgres, dsn
 	}
-	cfg.DNS.Resolver = d.Addr
-	cfg.Delivery.Port, _ = strconv.Atoi(port)
-	cfg.Delivery.AllowPrivateNetworks = true // the sink is on loopback
 	ctx := context.Background()
 	a, err := app.Open(ctx, cfg, nil)
 	if err != nil {

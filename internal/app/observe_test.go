@@ -8,11 +8,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,11 +37,7 @@ import (
 func startObserved(tb testing.TB, format observe.Format, logs io.Writer, mod func(*config.Config)) (p *running, stop func()) {
 	tb.Helper()
 	d, sink := startPeers(tb)
-	_, port, _ := net.SplitHostPort(sink.Addr)
-	cfg := testenv.LoopbackConfig(tb)
-	cfg.DNS.Resolver = d.Addr
-	cfg.Delivery.Port, _ = strconv.Atoi(port)
-	cfg.Delivery.AllowPrivateNetworks = true
+	cfg := peerConfig(tb, d, sink)
 	cfg.Log.Format = string(format)
 	if mod != nil {
 		mod(&cfg)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +17,6 @@ import (
 	"github.com/postern/postern/internal/app"
 	"github.com/postern/postern/internal/events"
 	"github.com/postern/postern/internal/store"
-	"github.com/postern/postern/internal/testenv"
 )
 
 // One-click unsubscribe in process (issue 15): a user with
@@ -29,11 +27,7 @@ import (
 func TestOneClickUnsubscribe(t *testing.T) {
 	ctx := context.Background()
 	d, sink := startPeers(t)
-	_, port, _ := net.SplitHostPort(sink.Addr)
-	cfg := testenv.LoopbackConfig(t)
-	cfg.DNS.Resolver = d.Addr
-	cfg.Delivery.Port, _ = strconv.Atoi(port)
-	cfg.Delivery.AllowPrivateNetworks = true
+	cfg := peerConfig(t, d, sink)
 	cfg.Webhooks.AllowPrivateNetworks = true
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

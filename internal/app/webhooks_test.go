@@ -5,10 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +17,6 @@ import (
 	"github.com/postern/postern/internal/app"
 	"github.com/postern/postern/internal/events"
 	"github.com/postern/postern/internal/store"
-	"github.com/postern/postern/internal/testenv"
 )
 
 // A message sent through the API reaches its recipient, and the sender's
@@ -28,11 +25,7 @@ import (
 func TestWebhookEvents(t *testing.T) {
 	ctx := context.Background()
 	d, sink := startPeers(t)
-	_, port, _ := net.SplitHostPort(sink.Addr)
-	cfg := testenv.LoopbackConfig(t)
-	cfg.DNS.Resolver = d.Addr
-	cfg.Delivery.Port, _ = strconv.Atoi(port)
-	cfg.Delivery.AllowPrivateNetworks = true
+	cfg := peerConfig(t, d, sink)
 	cfg.Webhooks.AllowPrivateNetworks = true
 	a, err := app.Open(ctx, cfg, nil)
 	if err != nil {
